@@ -191,3 +191,38 @@ def numeric_gradients(function, params, step=1e-6):
             grad[position] = (upper - lower) / (2 * step)
         grads.append(grad)
     return grads
+
+
+class NoiseRecorder(PhaseModel):
+    """One phase that draws `keras.random.normal` noise and stores it.
+
+    The stored noise shows whether the compiled step draws new noise on
+    every call or replays the noise captured when it was traced.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2, name="dense")
+        self.dense.build((None, 3))
+        self.seed_generator = keras.random.SeedGenerator(SEED)
+        self.last_noise = self.add_weight(
+            shape=(4,), initializer="zeros", trainable=False, name="last_noise"
+        )
+        self.add_trackers(["fit_loss"])
+        self.built = True
+
+    def update_phases(self):
+        return [UpdatePhase("dense", self.noisy_loss, lambda: self.dense.trainable_variables)]
+
+    def default_optimizers(self):
+        return {"dense": keras.optimizers.SGD(0.01)}
+
+    def noisy_loss(self, data, training):
+        x, y = data
+        noise = keras.random.normal((4,), seed=self.seed_generator)
+        self.last_noise.assign(noise)
+        loss = ops.mean(ops.square(self.dense(x) + ops.mean(noise) - y))
+        return loss, {"fit_loss": loss}
+
+
+keras.saving.register_keras_serializable(package="zoo_tests")(NoiseRecorder)

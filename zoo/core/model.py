@@ -10,6 +10,8 @@ from zoo import backend as step_backend
 from zoo.core.phases import PhaseOptimizer
 from zoo.errors import InvalidConfigError
 
+_SEED_KEY_PREFIX = "seed_generator_"
+
 
 class PhaseModel(keras.Model):
     """Base class of the zoo's training models.
@@ -130,6 +132,24 @@ class PhaseModel(keras.Model):
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
+
+    def save_own_variables(self, store):
+        # Keras does not save seed generator states; without them a reloaded
+        # model would replay the noise of the first steps instead of resuming.
+        # NOTE: only seed generators held by the model itself are saved, not
+        # those inside sublayers such as Dropout.
+        super().save_own_variables(store)
+        for index, seed_generator in enumerate(self._seed_generators):
+            store[f"{_SEED_KEY_PREFIX}{index}"] = keras.ops.convert_to_numpy(seed_generator.state.value)
+
+    def load_own_variables(self, store):
+        seeds = {key: store[key] for key in store.keys() if key.startswith(_SEED_KEY_PREFIX)}
+        variables = {key: store[key] for key in store.keys() if key not in seeds}
+        super().load_own_variables(variables)
+        for index, seed_generator in enumerate(self._seed_generators):
+            key = f"{_SEED_KEY_PREFIX}{index}"
+            if key in seeds:
+                seed_generator.state.assign(seeds[key])
 
     def train_step(self, *args):
         return step_backend.train_step(self, *args)

@@ -1,0 +1,153 @@
+"""The recipe protocol and the run folder every recipe writes.
+
+A run folder holds:
+
+- `model.keras`: the whole training model;
+- `config.json`: the recipe name, backend, Keras version, the recipe
+  configuration and a description of the data;
+- `history.json`: the `fit` history;
+- `metrics.json`: the evaluation results;
+- `pictures/*.png`: sample grids, projections, ROC curves.
+"""
+
+import dataclasses
+import datetime
+import json
+import logging
+import pathlib
+from typing import Callable
+
+from zoo import io
+from zoo.errors import InvalidConfigError
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+PICTURES_DIR = "pictures"
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A named training recipe.
+
+    Attributes:
+        name: the name used by `zoo train NAME`.
+        description: one line for `zoo list`.
+        defaults: the default configuration, a flat dict of JSON values.
+        train: `train(run: RunFolder, config: dict) -> None`; fits the
+            model, then writes the model, history, metrics and pictures.
+        evaluate: `evaluate(run: RunFolder) -> dict`; recomputes
+            `metrics.json` from `model.keras`.
+    """
+
+    name: str
+    description: str
+    defaults: dict
+    train: Callable
+    evaluate: Callable
+
+    def resolve_config(self, overrides):
+        """Return the defaults updated with `overrides`, type-checked."""
+        config = dict(self.defaults)
+        for key, value in overrides.items():
+            if key not in config:
+                raise InvalidConfigError(
+                    f"Recipe '{self.name}' has no setting '{key}'. "
+                    f"Known settings: {', '.join(sorted(config))}."
+                )
+            config[key] = _coerce(key, value, config[key])
+        return config
+
+
+class RunFolder:
+    """The folder of one training run, with atomic writers for its files."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    @classmethod
+    def create(cls, recipe_name, out_dir=None, root="runs"):
+        """Make a new run folder, by default `runs/<recipe>/<UTC time>/`."""
+        if out_dir is None:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            out_dir = pathlib.Path(root) / recipe_name / stamp
+        path = pathlib.Path(out_dir)
+        if path.exists() and any(path.iterdir()):
+            raise InvalidConfigError(
+                f"The run folder {path} already exists and is not empty. "
+                "Pass another --out folder or remove this one."
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    @property
+    def model_path(self):
+        return self.path / MODEL_FILE
+
+    @property
+    def pictures(self):
+        folder = self.path / PICTURES_DIR
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def read_json(self, name):
+        file = self.path / name
+        if not file.is_file():
+            raise FileNotFoundError(
+                f"The run folder {self.path} has no {name}. Expected a folder "
+                "written by `zoo train`."
+            )
+        return json.loads(file.read_text())
+
+    def write_json(self, name, value):
+        io.write_json(self.path / name, value)
+
+    def save_model(self, model):
+        with io.atomic_path(self.model_path) as temporary:
+            model.save(temporary)
+
+    def load_model(self):
+        import keras
+
+        if not self.model_path.is_file():
+            raise FileNotFoundError(
+                f"The run folder {self.path} has no {MODEL_FILE}. Expected a "
+                "folder written by `zoo train`."
+            )
+        return keras.saving.load_model(self.model_path, safe_mode=True)
+
+    def save_figure(self, figure, name):
+        """Write a matplotlib figure as `pictures/<name>.png`."""
+        import matplotlib.pyplot as plt
+
+        path = self.pictures / f"{name}.png"
+        with io.atomic_path(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        logger.info("Wrote %s", path)
+        return path
+
+
+def _coerce(key, value, default):
+    """Convert a `--set key=value` string to the default's type."""
+    if not isinstance(value, str) or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if default is None or isinstance(default, (list, dict)):
+            return json.loads(value)
+    except ValueError as error:
+        raise InvalidConfigError(
+            f"Setting '{key}' expects a value like {default!r}. Received: {value!r}"
+        ) from error
+    return value

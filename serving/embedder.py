@@ -1,0 +1,211 @@
+"""`Embedder`: face (or other) embeddings and 1:1 verification from an ONNX embedder."""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from serving.errors import InvalidInputError, InvalidModelError
+from serving.images import prepare_images
+from serving.runtime import OnnxModel, run_in_batches
+
+# How far from 1 an embedding's L2 norm may be before the model is rejected.
+# float32 normalisation is exact to about 1e-6; 1e-3 leaves room for fp16 graphs.
+NORM_TOLERANCE = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of comparing two images.
+
+    Attributes:
+        distance: Euclidean distance between the two L2-normalised
+            embeddings, in [0, 2].
+        threshold: the distance threshold used, from the model metadata.
+        same: True when `distance <= threshold`.
+    """
+
+    distance: float
+    threshold: float
+    same: bool
+
+
+def euclidean_distances(probes, references):
+    """Return the (P, R) Euclidean distances between two sets of embeddings."""
+    probes = probes.astype(np.float64)
+    references = references.astype(np.float64)
+    squared = (
+        np.sum(probes**2, axis=1)[:, None]
+        + np.sum(references**2, axis=1)[None, :]
+        - 2.0 * probes @ references.T
+    )
+    # Rounding can make the squared distance of near-equal vectors slightly negative.
+    return np.sqrt(np.clip(squared, 0.0, None))
+
+
+def check_embeddings(embeddings, dim, name="embeddings"):
+    """Validate an (N, dim) or (dim,) array of L2-normalised embeddings.
+
+    Returns:
+        float32 array of shape (N, dim).
+
+    Raises:
+        InvalidInputError: wrong shape or dtype, non-finite values, or a norm
+            farther than `NORM_TOLERANCE` from 1.
+    """
+    array = np.asarray(embeddings)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != dim or array.shape[0] == 0:
+        raise InvalidInputError(
+            f"{name} must have shape (N, {dim}) with N >= 1; received {np.shape(embeddings)}."
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        raise InvalidInputError(f"{name} must be floating point; received dtype {array.dtype}.")
+    if not np.isfinite(array).all():
+        raise InvalidInputError(f"{name} contain NaN or inf values.")
+    norms = np.linalg.norm(array.astype(np.float64), axis=1)
+    if np.abs(norms - 1.0).max() > NORM_TOLERANCE:
+        raise InvalidInputError(
+            f"{name} must be L2-normalised; received norms in [{norms.min():.4g}, "
+            f"{norms.max():.4g}]. Divide each row by its norm first."
+        )
+    return array.astype(np.float32)
+
+
+class Embedder:
+    """Embed images with an exported embedder and compare them.
+
+    The model must have `zoo_task=embedder`, an `images` input (float32
+    NHWC in [0, 1]) and an `embeddings` output that is L2-normalised.
+    Preprocessing follows the metadata `input_height`, `input_width` and
+    `input_channels`.
+
+    Args:
+        path: the `.onnx` file.
+        providers: onnxruntime execution providers. Default: CUDA when
+            usable, else CPU.
+        batch_size: images per session run.
+
+    Raises:
+        ModelNotFoundError, CorruptFileError: the file is missing or not ONNX.
+        InvalidModelError: the model is not an embedder or lacks metadata.
+    """
+
+    def __init__(self, path, providers=None, batch_size=64):
+        self.model = OnnxModel(path, providers)
+        self.model.require_task("embedder")
+        self.model.require_io(inputs=["images"], outputs=["embeddings"])
+        self.input_shape = self.model.image_shape("images")
+        declared = self.model.outputs["embeddings"].shape
+        static_dim = declared[-1] if len(declared) == 2 else None
+        self.embedding_dim = self.model.metadata_int("embedding_dim", default=static_dim)
+        if static_dim is not None and static_dim != self.embedding_dim:
+            raise InvalidModelError(
+                f"{path}: metadata embedding_dim={self.embedding_dim} but the 'embeddings' "
+                f"output is declared {declared}. Export the model again."
+            )
+        self.batch_size = batch_size
+
+    @property
+    def path(self):
+        """The `.onnx` file."""
+        return self.model.path
+
+    @property
+    def model_sha256(self):
+        """SHA-256 of the `.onnx` file, which a gallery stores to detect a model change."""
+        return self.model.sha256
+
+    def embed(self, images):
+        """Embed a batch of images.
+
+        Args:
+            images: anything `serving.images.prepare_images` reads: paths,
+                bytes, an (N, H, W, C) or (H, W, C) array, or a list of them.
+                Images of another size or channel count are converted.
+
+        Returns:
+            float32 array of shape (N, embedding_dim) with unit L2 norm rows.
+
+        Raises:
+            InvalidInputError: an unreadable image or a bad array.
+            InvalidModelError: the model output is not L2-normalised.
+        """
+        height, width, channels = self.input_shape
+        batch = prepare_images(images, height, width, channels)
+        embeddings = run_in_batches(self.model, "images", batch, ["embeddings"], self.batch_size)[
+            "embeddings"
+        ]
+
+        if embeddings.shape != (len(batch), self.embedding_dim):
+            raise InvalidModelError(
+                f"{self.path} returned embeddings of shape {embeddings.shape}; expected "
+                f"({len(batch)}, {self.embedding_dim})."
+            )
+        norms = np.linalg.norm(embeddings.astype(np.float64), axis=1)
+        if not np.isfinite(norms).all() or np.abs(norms - 1.0).max() > NORM_TOLERANCE:
+            raise InvalidModelError(
+                f"{self.path} returned embeddings that are not L2-normalised (norms in "
+                f"[{norms.min():.4g}, {norms.max():.4g}]). Export the embedder with its "
+                "L2-normalisation layer: distances and thresholds assume unit vectors."
+            )
+        return embeddings.astype(np.float32, copy=False)
+
+    def thresholds(self):
+        """Return the distance thresholds in the metadata as a dict FAR -> threshold."""
+        table = {}
+        for key, value in self.model.metadata.items():
+            if key.startswith("threshold_far_"):
+                try:
+                    table[float(key[len("threshold_far_") :])] = float(value)
+                except ValueError as error:
+                    raise InvalidModelError(
+                        f"{self.path} metadata {key}={value!r} is not a number."
+                    ) from error
+        return table
+
+    def threshold(self, far=1e-2):
+        """Return the distance threshold for a false accept rate.
+
+        The exporter stores thresholds as metadata `threshold_far_1e-2` and
+        `threshold_far_1e-3`, measured on held-out pairs with the same
+        Euclidean distance as `verify`.
+
+        Args:
+            far: the false accept rate, for example 1e-2 or 1e-3.
+
+        Raises:
+            InvalidModelError: the model has no threshold for this FAR.
+        """
+        table = self.thresholds()
+        for rate, value in table.items():
+            if math.isclose(rate, far, rel_tol=1e-9):
+                return value
+        raise InvalidModelError(
+            f"{self.path} has no threshold for FAR {far:g}; it has thresholds for "
+            f"{sorted(table) or 'no FAR'}. Pass one of those, or a threshold directly."
+        )
+
+    def verify(self, image_a, image_b, far=1e-2, threshold=None):
+        """Decide whether two images show the same identity.
+
+        The distance is the plain (not squared) Euclidean distance between
+        the two L2-normalised embeddings, in [0, 2]. The recipes compute the
+        stored thresholds on this same distance.
+
+        Args:
+            image_a: one image (path, bytes or (H, W, C) array).
+            image_b: one image.
+            far: the false accept rate whose threshold is used.
+            threshold: a distance threshold that overrides `far`.
+
+        Returns:
+            `VerifyResult(distance, threshold, same)`, `same` meaning
+            `distance <= threshold`.
+        """
+        if threshold is None:
+            threshold = self.threshold(far)
+        embeddings = self.embed([image_a, image_b])
+        distance = float(euclidean_distances(embeddings[:1], embeddings[1:])[0, 0])
+        return VerifyResult(distance=distance, threshold=float(threshold), same=distance <= threshold)

@@ -1,0 +1,39 @@
+"""Fixtures: the tiny ONNX models of `tiny_models`, built once per session."""
+
+import pytest
+
+from tests.serving import tiny_models
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx")
+    tiny_models.build_embedder(folder / "embedder.onnx")
+    tiny_models.build_embedder(folder / "embedder_raw.onnx", normalise=False)
+    tiny_models.build_decoder(folder / "decoder.onnx")
+    tiny_models.build_decoder(folder / "generator.onnx", task="generator")
+    tiny_models.build_decoder(folder / "decoder_overshoot.onnx", shift=0.5)
+    tiny_models.build_encoder(folder / "encoder.onnx")
+    tiny_models.build_encoder(folder / "vae_encoder.onnx", variational=True)
+    tiny_models.build_translator(folder / "translator.onnx")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def embedder_path(model_dir):
+    return model_dir / "embedder.onnx"
+
+
+@pytest.fixture(scope="session")
+def decoder_path(model_dir):
+    return model_dir / "decoder.onnx"
+
+
+@pytest.fixture(scope="session")
+def encoder_path(model_dir):
+    return model_dir / "encoder.onnx"
+
+
+@pytest.fixture(scope="session")
+def translator_path(model_dir):
+    return model_dir / "translator.onnx"

@@ -1,0 +1,70 @@
+"""The `zoo` command line.
+
+This is the only module that sees `zoo`, `recipes`, `export` and `serving`
+together. Subcommands live in their own modules and are imported only when
+they run, so `zoo --help` does not import Keras or a backend.
+"""
+
+import importlib
+import logging
+import os
+
+import click
+
+# name -> (module, attribute, one-line help shown by `zoo --help`)
+COMMANDS = {
+    "list": ("zoo.cli.info", "list_command", "List the registered models and recipes."),
+    "info": ("zoo.cli.info", "info_command", "Show the backend, devices and library versions."),
+    "export": ("zoo.cli.export_cmd", "export_command", "Export a run's parts to ONNX, SavedModel or TFLite."),
+    "train": ("zoo.cli.train", "train", "Train a recipe and write a run folder."),
+    "evaluate": ("zoo.cli.train", "evaluate", "Evaluate a run folder and rewrite its metrics.json."),
+    "verify": ("zoo.cli.serving", "verify_command", "Compare two images with an ONNX embedder."),
+    "enroll": ("zoo.cli.serving", "enroll_command", "Enrol a person in a gallery file."),
+    "identify": ("zoo.cli.serving", "identify_command", "Identify a face against a gallery file."),
+    "gallery": ("zoo.cli.serving", "gallery_command", "List or remove people in a gallery file."),
+    "sample": ("zoo.cli.serving", "sample_command", "Save a grid of samples from an ONNX decoder or generator."),
+    "interpolate": ("zoo.cli.serving", "interpolate_command", "Save a latent interpolation strip."),
+    "reconstruct": ("zoo.cli.serving", "reconstruct_command", "Save images and their encoder-decoder reconstructions."),
+    "decode": ("zoo.cli.serving", "decode_command", "Decode latents from a .npy file to a PNG grid."),
+    "encode": ("zoo.cli.serving", "encode_command", "Encode images to a .npy file of latents."),
+    "translate": ("zoo.cli.serving", "translate_command", "Translate images with an ONNX translator."),
+}
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only to run it."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default=None,
+    help="Keras backend for this command. Default: $KERAS_BACKEND, else Keras's default.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
+@click.version_option(package_name="beyond-zoo")
+def main(backend, verbose, quiet):
+    """beyond-zoo: metric learning, autoencoders, VAEs and GANs on Keras 3."""
+    if backend is not None:
+        # Keras reads KERAS_BACKEND once, at its first import.
+        os.environ["KERAS_BACKEND"] = backend
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

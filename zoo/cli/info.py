@@ -1,0 +1,64 @@
+"""`zoo list` and `zoo info`."""
+
+import importlib.metadata
+import platform
+
+import click
+
+
+@click.command("list")
+def list_command():
+    """List every registered model and recipe with a one-line description."""
+    from recipes import RECIPES
+    from zoo.registry import MODELS
+
+    click.echo("Models:")
+    for name, (_, description) in sorted(MODELS.items()):
+        click.echo(f"  {name:<28} {description}")
+    click.echo("Recipes:")
+    for name, (_, description) in sorted(RECIPES.items()):
+        click.echo(f"  {name:<28} {description}")
+
+
+@click.command("info")
+def info_command():
+    """Show the Keras backend, its devices and the library versions."""
+    import keras
+
+    backend = keras.backend.backend()
+    click.echo(f"python      {platform.python_version()} ({platform.machine()})")
+    click.echo(f"keras       {keras.__version__}")
+    click.echo(f"backend     {backend}")
+    click.echo(f"devices     {', '.join(_devices(backend))}")
+    for package in ("tensorflow", "jax", "torch", "onnx", "onnxruntime", "onnxruntime-gpu", "tf2onnx", "numpy"):
+        try:
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+        click.echo(f"{package:<11} {version}")
+    try:
+        import onnxruntime
+
+        providers = ", ".join(onnxruntime.get_available_providers())
+    except ImportError:
+        providers = "onnxruntime not installed"
+    click.echo(f"onnxruntime providers: {providers}")
+
+
+def _devices(backend):
+    """List the devices the active backend sees, without touching others."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [device.name for device in tf.config.list_logical_devices()]
+    if backend == "jax":
+        import jax
+
+        return [str(device) for device in jax.devices()]
+    if backend == "torch":
+        import torch
+
+        devices = ["cpu"]
+        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+        return devices
+    return ["unknown"]

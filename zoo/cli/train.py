@@ -1,0 +1,54 @@
+"""`zoo train` and `zoo evaluate`."""
+
+import json
+
+import click
+
+
+def _parse_settings(settings):
+    overrides = {}
+    for setting in settings:
+        key, separator, value = setting.partition("=")
+        if not separator or not key:
+            raise click.BadParameter(
+                f"expected KEY=VALUE, received {setting!r}", param_hint="--set"
+            )
+        overrides[key.strip().replace("-", "_")] = value
+    return overrides
+
+
+@click.command("train")
+@click.argument("recipe")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Run folder. Default: runs/RECIPE/UTC-TIME/.")
+@click.option("--epochs", type=int, default=None, help="Override the recipe's number of epochs.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe setting; repeat for several.")
+@click.option("--no-evaluate", is_flag=True, help="Skip the evaluation after training.")
+def train(recipe, out_dir, epochs, settings, no_evaluate):
+    """Train RECIPE (see `zoo list`) and write a run folder."""
+    from recipes import runner
+    from zoo.errors import ZooError
+
+    overrides = _parse_settings(settings)
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    try:
+        run = runner.train(recipe, overrides, out_dir, evaluate=not no_evaluate)
+    except (ZooError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Run folder: {run.path}")
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def evaluate(run_dir):
+    """Evaluate the run in RUN_DIR and rewrite its metrics.json."""
+    from recipes import runner
+    from zoo.errors import ZooError
+
+    try:
+        metrics = runner.evaluate(run_dir)
+    except (ZooError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(metrics, indent=2, sort_keys=True))
