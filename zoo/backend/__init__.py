@@ -38,6 +38,11 @@ def test_step(model, *args):
     return _step_module().test_step(model, *args)
 
 
+def list_devices():
+    """Return the names of the devices the active backend computes on."""
+    return _step_module().list_devices()
+
+
 def batch_slices(data, repeats):
     """Cut a batch into `repeats` equal slices along axis 0.
 

@@ -109,3 +109,7 @@ def _current_values(scope, groups):
         [scope.get_current_value(variable) for variable in variables]
         for variables in groups
     )
+
+
+def list_devices():
+    return [f"{device.platform}:{device.id}" for device in jax.devices()]

@@ -37,3 +37,7 @@ def test_step(model, data):
         total_loss = loss if total_loss is None else total_loss + loss
 
     return update_trackers(model, logs, total_loss)
+
+
+def list_devices():
+    return [device.name for device in tf.config.list_logical_devices()]

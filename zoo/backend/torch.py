@@ -45,3 +45,10 @@ def test_step(model, data):
             total_loss = loss if total_loss is None else total_loss + loss
 
         return update_trackers(model, logs, total_loss)
+
+
+def list_devices():
+    devices = ["cpu"]
+    for index in range(torch.cuda.device_count()):
+        devices.append(f"cuda:{index} ({torch.cuda.get_device_name(index)})")
+    return devices

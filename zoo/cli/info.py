@@ -25,11 +25,13 @@ def info_command():
     """Show the Keras backend, its devices and the library versions."""
     import keras
 
+    from zoo.backend import list_devices
+
     backend = keras.backend.backend()
     click.echo(f"python      {platform.python_version()} ({platform.machine()})")
     click.echo(f"keras       {keras.__version__}")
     click.echo(f"backend     {backend}")
-    click.echo(f"devices     {', '.join(_devices(backend))}")
+    click.echo(f"devices     {', '.join(list_devices())}")
     for package in ("tensorflow", "jax", "torch", "onnx", "onnxruntime", "onnxruntime-gpu", "tf2onnx", "numpy"):
         try:
             version = importlib.metadata.version(package)
@@ -43,22 +45,3 @@ def info_command():
     except ImportError:
         providers = "onnxruntime not installed"
     click.echo(f"onnxruntime providers: {providers}")
-
-
-def _devices(backend):
-    """List the devices the active backend sees, without touching others."""
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return [device.name for device in tf.config.list_logical_devices()]
-    if backend == "jax":
-        import jax
-
-        return [str(device) for device in jax.devices()]
-    if backend == "torch":
-        import torch
-
-        devices = ["cpu"]
-        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
-        return devices
-    return ["unknown"]
