@@ -38,6 +38,25 @@ def test_step(model, *args):
     return _step_module().test_step(model, *args)
 
 
+def input_gradients(function, inputs):
+    """Return the gradient of `sum(function(inputs))` with respect to `inputs`.
+
+    The result stays differentiable with respect to the variables that
+    `function` reads, so a phase loss may include it: the R1 penalty
+    (Mescheder et al., 2018) and the WGAN-GP penalty (Gulrajani et al.,
+    2017) are norms of the discriminator's input gradients.
+
+    Args:
+        function: maps a batch tensor to a tensor, for example the
+            discriminator's logits of shape `(batch, 1)`.
+        inputs: the batch tensor, for example real images `(batch, H, W, C)`.
+
+    Returns:
+        A tensor shaped like `inputs`.
+    """
+    return _step_module().input_gradients(function, inputs)
+
+
 def list_devices():
     """Return the names of the devices the active backend computes on."""
     return _step_module().list_devices()

@@ -41,3 +41,11 @@ def test_step(model, data):
 
 def list_devices():
     return [device.name for device in tf.config.list_logical_devices()]
+
+
+def input_gradients(function, inputs):
+    inputs = tf.convert_to_tensor(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = tf.reduce_sum(function(inputs))
+    return tape.gradient(outputs, inputs)

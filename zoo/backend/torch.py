@@ -52,3 +52,11 @@ def list_devices():
     for index in range(torch.cuda.device_count()):
         devices.append(f"cuda:{index} ({torch.cuda.get_device_name(index)})")
     return devices
+
+
+def input_gradients(function, inputs):
+    if not inputs.requires_grad:
+        inputs = inputs.detach().requires_grad_(True)
+    outputs = function(inputs).sum()
+    (gradients,) = torch.autograd.grad(outputs, inputs, create_graph=True)
+    return gradients

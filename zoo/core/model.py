@@ -134,8 +134,8 @@ class PhaseModel(keras.Model):
         self.compile(**config)
 
     def save_own_variables(self, store):
-        # Keras does not save seed generator states; without them a reloaded
-        # model would replay the noise of the first steps instead of resuming.
+        # Keras does not save seed generator states, so a reloaded model would
+        # replay the noise of the first steps instead of resuming.
         # NOTE: only seed generators held by the model itself are saved, not
         # those inside sublayers such as Dropout.
         super().save_own_variables(store)
