@@ -56,6 +56,8 @@ def test_input_gradients_closed_form():
 
 @pytest.mark.parametrize("jit_compile", [True, False])
 def test_r1_penalty_step_closed_form(jit_compile):
+    if jit_compile and keras.backend.backend() == "torch":
+        pytest.skip("torch.compile does not support double backward (torch 2.13)")
     x = np.array([[1.0, 2.0], [-3.0, 0.5], [0.2, -1.0], [2.0, 1.0]], "float32")
     model = QuadraticCritic()
     model.compile(jit_compile=jit_compile)

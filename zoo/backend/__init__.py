@@ -53,6 +53,10 @@ def input_gradients(function, inputs):
 
     Returns:
         A tensor shaped like `inputs`.
+
+    Note:
+        Under PyTorch, compile such a model with `jit_compile=False` (the
+        default there): `torch.compile` does not support double backward.
     """
     return _step_module().input_gradients(function, inputs)
 
