@@ -28,6 +28,9 @@ COMMANDS = {
     "decode": ("zoo.cli.serving", "decode_command", "Decode latents from a .npy file to a PNG grid."),
     "encode": ("zoo.cli.serving", "encode_command", "Encode images to a .npy file of latents."),
     "translate": ("zoo.cli.serving", "translate_command", "Translate images with an ONNX translator."),
+    "pull": ("zoo.cli.hub", "pull_command", "Fetch a pretrained artifact by name into the local cache."),
+    "card": ("zoo.cli.card", "card_command", "Write a model card from a run folder."),
+    "serve": ("zoo.cli.serve", "serve_command", "Serve ONNX models over HTTP (needs the serve extra)."),
 }
 
 BACKENDS = ("tensorflow", "jax", "torch")
