@@ -3,10 +3,25 @@
 `export_run` reads a run folder, converts every exportable part in a
 TensorFlow subprocess and checks each artifact against the Keras part
 before writing it. `export.triton` lays out a Triton model repository for
-an exported ONNX part.
+an exported ONNX part. `export.cards` writes model cards.
+
+The names below load on first use, so that `export.cards` works without
+importing Keras.
 """
 
-from export.api import FORMATS, QUANTIZATIONS, export_run
-from export.errors import ExportValidationError
+import importlib
 
-__all__ = ["FORMATS", "QUANTIZATIONS", "ExportValidationError", "export_run"]
+_LAZY = {
+    "FORMATS": "export.api",
+    "QUANTIZATIONS": "export.api",
+    "export_run": "export.api",
+    "ExportValidationError": "export.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'export' has no attribute '{name}'")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -26,12 +26,24 @@ from serving.generative import (
     reconstruct,
     save_grid,
 )
+from serving.hub import (
+    ChecksumMismatchError,
+    DownloadError,
+    ManifestError,
+    UnknownArtifactError,
+    load,
+    pull,
+    read_manifest,
+    resolve,
+)
 from serving.images import prepare_images, read_image
 from serving.runtime import OnnxModel, TensorInfo, create_session, default_providers
 
 __all__ = [
+    "ChecksumMismatchError",
     "CorruptFileError",
     "Decoder",
+    "DownloadError",
     "Embedder",
     "Encoder",
     "Gallery",
@@ -40,20 +52,26 @@ __all__ = [
     "Identification",
     "InvalidInputError",
     "InvalidModelError",
+    "ManifestError",
     "MissingDependencyError",
     "ModelNotFoundError",
     "OnnxModel",
     "ServingError",
     "TensorInfo",
     "Translator",
+    "UnknownArtifactError",
     "VerifyResult",
     "create_session",
     "default_providers",
     "euclidean_distances",
     "interpolate_latents",
+    "load",
     "make_grid",
     "prepare_images",
+    "pull",
     "read_image",
+    "read_manifest",
     "reconstruct",
+    "resolve",
     "save_grid",
 ]

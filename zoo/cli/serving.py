@@ -1,8 +1,8 @@
 """Commands that run exported ONNX models: verify, enroll, identify, gallery,
 sample, interpolate, reconstruct, decode, encode and translate.
 
-MODEL is the path of an `.onnx` file.
-TODO: accept model names from the export manifest as well as paths.
+MODEL is the path of an `.onnx` file or the name of an artifact in the
+manifest, which is pulled into the cache first (see `zoo pull`).
 """
 
 import functools
@@ -26,7 +26,18 @@ def _one_line_errors(command):
     return wrapper
 
 
-MODEL = click.argument("model", type=click.Path(dir_okay=False))
+def _resolve_model(ctx, param, value):
+    """Turn an artifact name into its cached `.onnx` path; leave paths unchanged."""
+    from serving.errors import ServingError
+    from serving.hub import resolve
+
+    try:
+        return str(resolve(value))
+    except ServingError as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from error
+
+
+MODEL = click.argument("model", type=click.Path(dir_okay=False), callback=_resolve_model)
 GALLERY = click.option(
     "--gallery",
     "gallery_path",
@@ -149,8 +160,8 @@ def interpolate_command(model, steps, method, seed, out):
 
 
 @click.command("reconstruct")
-@click.argument("encoder", type=click.Path(dir_okay=False))
-@click.argument("decoder", type=click.Path(dir_okay=False))
+@click.argument("encoder", type=click.Path(dir_okay=False), callback=_resolve_model)
+@click.argument("decoder", type=click.Path(dir_okay=False), callback=_resolve_model)
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @OUT
 @_one_line_errors

@@ -1,0 +1,67 @@
+"""`zoo pull` and artifact names in the serving commands, run with click's CliRunner."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from serving import hub
+from tests.hub.conftest import ARTIFACT
+
+pytestmark = pytest.mark.backend_agnostic
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_pull_list_shows_artifacts(runner, file_manifest):
+    from zoo.cli import main
+
+    result = runner.invoke(main, ["pull", "--list", "--manifest", str(file_manifest)])
+
+    assert result.exit_code == 0, result.output
+    name, task, size, metrics = result.output.strip().split("\t")
+    assert (name, task, metrics) == (ARTIFACT, "embedder", "verification.roc_auc=0.5")
+    assert size.endswith("KB")
+
+
+def test_pull_command_prints_path(runner, file_manifest, cache_dir):
+    from zoo.cli import main
+
+    args = ["pull", ARTIFACT, "--manifest", str(file_manifest), "--cache-dir", str(cache_dir), "--no-progress"]
+    result = runner.invoke(main, args)
+
+    expected = cache_dir / "artifacts" / ARTIFACT / "model.onnx"
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(expected)
+    assert expected.is_file()
+
+
+def test_pull_command_rejects_bad_name(runner, file_manifest, cache_dir):
+    from zoo.cli import main
+
+    result = runner.invoke(main, ["pull", "../x", "--manifest", str(file_manifest), "--cache-dir", str(cache_dir)])
+
+    assert result.exit_code == 1
+    assert "Error: An artifact name must contain only" in result.output
+    assert not cache_dir.exists()
+
+
+def test_verify_accepts_artifact_name(runner, file_manifest, cache_dir, tmp_path, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.setattr(hub, "PACKAGED_MANIFEST", file_manifest)
+    monkeypatch.setenv("ZOO_HOME", str(cache_dir))
+    image = tmp_path / "face.png"
+    Image.fromarray((np.arange(64).reshape(8, 8) * 4).astype(np.uint8)).save(image)
+
+    result = runner.invoke(main, ["verify", ARTIFACT, str(image), str(image)])
+    unknown = runner.invoke(main, ["verify", "no-such-model", str(image), str(image)])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("same")
+    assert (cache_dir / "artifacts" / ARTIFACT / "model.onnx").is_file()
+    assert unknown.exit_code == 2
+    assert f"Known names: {ARTIFACT}" in unknown.output

@@ -1,0 +1,72 @@
+"""`zoo pull`: fetch a pretrained artifact by name into the local cache."""
+
+import click
+
+
+def _format_size(size):
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000.0
+
+
+def _flatten(metrics, prefix=""):
+    rows = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, name + "."))
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def _format_metrics(metrics):
+    parts = []
+    for name, value in _flatten(metrics):
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{name}={shown}")
+    return " ".join(parts) or "-"
+
+
+@click.command("pull")
+@click.argument("name", required=False)
+@click.option("--list", "list_only", is_flag=True, help="List the artifacts of the manifest and exit.")
+@click.option("--mirror", default=None, help="Base URL (http, https, file) or folder to fetch from instead of the manifest's url.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Cache root; files go to CACHE_DIR/artifacts/NAME/. Default: $ZOO_HOME, else ~/.cache/beyond-zoo.",
+)
+@click.option(
+    "--manifest",
+    default=None,
+    help="Path or URL of the manifest. Default: the checkout's artifacts/manifest.json, else $ZOO_MANIFEST_URL.",
+)
+@click.option("--no-progress", is_flag=True, help="Do not draw the progress line on stderr.")
+def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress):
+    """Fetch the artifact NAME into the cache, check its SHA-256 and print its model path.
+
+    A cached copy that matches the manifest is used without network access.
+    """
+    from serving import hub
+    from serving.errors import ServingError
+
+    try:
+        if list_only:
+            artifacts = hub.read_manifest(manifest, cache_dir=cache_dir).artifacts
+            if not artifacts:
+                click.echo("The manifest lists no artifacts.")
+            for artifact in artifacts.values():
+                click.echo(
+                    f"{artifact.name}\t{artifact.task}\t{_format_size(artifact.size)}\t"
+                    f"{_format_metrics(artifact.metrics)}"
+                )
+            return
+        if not name:
+            raise click.UsageError("Pass the NAME of an artifact, or --list to see them.")
+        path = hub.pull(name, mirror=mirror, cache_dir=cache_dir, progress=not no_progress, manifest=manifest)
+    except ServingError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(str(path))
