@@ -1,0 +1,56 @@
+"""`zoo serve`: serve exported ONNX models over HTTP.
+
+The command imports only `serving` (numpy, onnxruntime) and the `serve`
+extra (FastAPI, uvicorn); it never imports Keras or a backend.
+"""
+
+import click
+
+
+@click.command("serve")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port to listen on.")
+@click.option(
+    "--gallery",
+    "galleries",
+    multiple=True,
+    help="SQLite gallery file of the only embedder, or MODEL=FILE per embedder; created when absent. Repeatable.",
+)
+@click.option("--pair", "pairs", multiple=True, help="ENCODER=DECODER used by /reconstruct. Repeatable.")
+@click.option("--max-batch", default=32, show_default=True, type=click.IntRange(1, 4096), help="Maximum rows per grouped onnxruntime call.")
+@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(0, 1000), help="How long a group waits for more requests, in milliseconds.")
+@click.option("--max-upload-mb", default=10.0, show_default=True, type=click.FloatRange(0, 1024, min_open=True), help="Largest request body, in MiB; larger ones get 413.")
+@click.option("--cpu", is_flag=True, help="Run on the CPU even where CUDA is usable.")
+def serve_command(models, host, port, galleries, pairs, max_batch, max_wait_ms, max_upload_mb, cpu):
+    """Serve the ONNX files MODELS over HTTP until interrupted.
+
+    A model's name in URLs is its file stem; its `model_name` metadata works
+    too when no other model claims it.
+    """
+    from serving.errors import ServingError
+
+    try:
+        import fastapi  # noqa: F401 (checked here so that a missing extra gets a one-line message)
+        import uvicorn  # noqa: F401
+
+        from serving.http import serve
+    except ImportError as error:
+        raise click.ClickException(
+            f"zoo serve needs FastAPI and uvicorn ({error}). Install them with: pip install 'beyond-zoo[serve]'"
+        ) from error
+
+    try:
+        serve(
+            models,
+            host=host,
+            port=port,
+            galleries=galleries,
+            pairs=pairs,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_upload_mb=max_upload_mb,
+            providers=["CPUExecutionProvider"] if cpu else None,
+        )
+    except ServingError as error:
+        raise click.ClickException(str(error)) from error
