@@ -30,7 +30,10 @@ COMMANDS = {
     "translate": ("zoo.cli.serving", "translate_command", "Translate images with an ONNX translator."),
     "pull": ("zoo.cli.hub", "pull_command", "Fetch a pretrained artifact by name into the local cache."),
     "card": ("zoo.cli.card", "card_command", "Write a model card from a run folder."),
+    "release": ("zoo.cli.release", "release", "Publish a run's part as a named artifact with its model card."),
     "serve": ("zoo.cli.serve", "serve_command", "Serve ONNX models over HTTP (needs the serve extra)."),
+    "bench": ("zoo.cli.bench", "bench_command", "Benchmark training, inference, search and start-up as ratios."),
+    "evaluate-megaface": ("zoo.cli.bench", "megaface_command", "Rank-1 of a face run as distractors grow to N."),
 }
 
 BACKENDS = ("tensorflow", "jax", "torch")

@@ -1,0 +1,168 @@
+"""Release a trained run as a named artifact of `artifacts/manifest.json`.
+
+A release exports parts of a run to ONNX (with the usual parity check),
+copies them to `artifacts/NAME/PART.onnx` beside a copy of the run's
+`metrics.json`, writes the model card `model_cards/NAME.md`, and adds or
+replaces the manifest entry with each file's size and SHA-256. The first
+part is the primary one: `zoo pull NAME` returns its path.
+"""
+
+import hashlib
+import json
+import logging
+import pathlib
+import shutil
+import tempfile
+
+from zoo import io
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_SCHEMA_VERSION = 1
+DEFAULT_LICENSE = "apache-2.0"
+
+# The metrics copied into the manifest entry, per task, when present.
+HEADLINE_METRICS = {
+    "embedder": ("rank_1", "auc", "tar_far_1e-2", "recall_at_1"),
+    "encoder": ("test_mse_per_pixel", "test_elbo_nats", "test_nll_iwae_nats"),
+    "decoder": ("test_mse_per_pixel", "test_elbo_nats", "test_nll_iwae_nats"),
+    "generator": ("fid", "kid", "class_coverage"),
+    "translator": ("l1", "ssim"),
+    "classifier": ("test_accuracy",),
+}
+
+
+# ONNX `zoo_task` -> the task vocabulary of `export.cards.write_card`.
+CARD_TASKS = {"encoder": "autoencoder", "decoder": "autoencoder"}
+
+
+def release_run(
+    run_dir,
+    name,
+    parts,
+    description,
+    repo_root=".",
+    license=DEFAULT_LICENSE,
+    import_modules=(),
+):
+    """Export `part` of `run_dir` and publish it as artifact `name`.
+
+    Args:
+        run_dir: a run folder with `model.keras`, `config.json` and
+            `metrics.json`.
+        name: the artifact name, for example `"face-embedder-orl"`.
+        parts: the exportable parts, for example `["embedder"]` or
+            `["decoder", "encoder"]`; the first one is the primary part.
+        description: one line for `zoo pull --list`.
+        repo_root: the checkout holding `artifacts/` and `model_cards/`.
+        license: the license identifier written to the manifest and card.
+        import_modules: extra modules that register custom classes.
+
+    Returns:
+        The manifest entry, a dict.
+    """
+    from export.api import export_run
+    from export.cards import write_card
+
+    run_dir = pathlib.Path(run_dir)
+    repo_root = pathlib.Path(repo_root)
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.is_file():
+        raise FileNotFoundError(
+            f"The run folder {run_dir} has no metrics.json. Run `zoo evaluate {run_dir}` before releasing it."
+        )
+    metrics = json.loads(metrics_path.read_text())
+    artifact_dir = repo_root / "artifacts" / name
+
+    if isinstance(parts, str):
+        parts = [parts]
+
+    # Export and check the parts in a scratch folder.
+    with tempfile.TemporaryDirectory(prefix="zoo-release-") as scratch:
+        report = export_run(run_dir, "onnx", parts=list(parts), out_dir=scratch, import_modules=import_modules)
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+        for part in parts:
+            with io.atomic_path(artifact_dir / f"{part}.onnx") as temporary:
+                shutil.copyfile(pathlib.Path(scratch) / f"{part}.onnx", temporary)
+    io.write_json(artifact_dir / "metrics.json", metrics)
+
+    entry = _manifest_entry(name, parts, description, artifact_dir, metrics, report, license)
+
+    # The card reads the run folder; its pictures go beside it.
+    card_path = repo_root / "model_cards" / f"{name}.md"
+    card_task = CARD_TASKS.get(entry["task"], entry["task"])
+    write_card(run_dir, name, out_path=card_path, task=card_task, license=license)
+    _update_manifest(repo_root / "artifacts" / "manifest.json", entry)
+    logger.info("Released %s into %s with the card %s", name, artifact_dir, card_path)
+    return entry
+
+
+def _manifest_entry(name, parts, description, artifact_dir, metrics, report, license):
+    import onnx
+
+    files = []
+    models = {}
+    for part in parts:
+        model_file = artifact_dir / f"{part}.onnx"
+        models[part] = onnx.load(model_file)
+        files.append(
+            {
+                "path": f"{name}/{part}.onnx",
+                "sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
+                "size": model_file.stat().st_size,
+            }
+        )
+
+    primary = models[parts[0]]
+    task = {prop.key: prop.value for prop in primary.metadata_props}.get("zoo_task", "embedder")
+    headline = {key: metrics[key] for key in HEADLINE_METRICS.get(task, ()) if key in metrics}
+    return {
+        "name": name,
+        "task": task,
+        "parts": list(parts),
+        "description": description,
+        "files": files,
+        "inputs": [_describe(value) for value in primary.graph.input],
+        "outputs": [_describe(value) for value in primary.graph.output],
+        "metrics": headline,
+        "parity_max_abs_diff": _max_difference(report),
+        "license": license,
+        "model_card": f"model_cards/{name}.md",
+        "url": "",
+    }
+
+
+def _describe(value):
+    dims = [dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim]
+    shape = [None if dim == "batch" else dim for dim in dims]
+    return {"name": value.name, "shape": shape, "dtype": "float32"}
+
+
+def _max_difference(report):
+    """Return the largest parity difference recorded in an export report."""
+    differences = []
+
+    def visit(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "max_abs_diff" and isinstance(value, dict):
+                    differences.extend(value.values())
+                else:
+                    visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(report)
+    return max(differences) if differences else None
+
+
+def _update_manifest(path, entry):
+    if path.is_file():
+        manifest = json.loads(path.read_text())
+    else:
+        manifest = {"schema_version": MANIFEST_SCHEMA_VERSION, "artifacts": []}
+    artifacts = [item for item in manifest["artifacts"] if item["name"] != entry["name"]]
+    artifacts.append(entry)
+    manifest["artifacts"] = sorted(artifacts, key=lambda item: item["name"])
+    io.write_json(path, manifest)
