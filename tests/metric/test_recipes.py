@@ -1,0 +1,63 @@
+"""The triplet recipes end to end with tiny configs: every run-folder file."""
+
+import json
+
+import pytest
+
+from recipes import RECIPES, runner
+from zoo.registry import MODELS
+
+pytestmark = pytest.mark.needs_data
+
+TINY_MODEL = {
+    "epochs": 1,
+    "steps_per_epoch": 2,
+    "embedding_dim": 8,
+    "widths": [4, 8],
+}
+
+
+def check_run_folder(path, pictures):
+    for name in ("model.keras", "config.json", "history.json", "metrics.json"):
+        assert (path / name).is_file(), f"{name} is missing"
+    for name in pictures:
+        assert (path / "pictures" / f"{name}.png").is_file(), f"pictures/{name}.png is missing"
+    config = json.loads((path / "config.json").read_text())
+    assert config["data"]["train"]["images"] > 0
+    history = json.loads((path / "history.json").read_text())
+    assert set(history) >= {"loss", "active_triplets", "ap_distance", "an_distance", "embedding_spread"}
+    return json.loads((path / "metrics.json").read_text())
+
+
+def test_triplet_faces_recipe_end_to_end(tmp_path, orl_dir):
+    overrides = dict(TINY_MODEL, data_dir=str(orl_dir), p=4, k=2)
+
+    run = runner.train("triplet-faces", overrides, out_dir=tmp_path / "run")
+
+    metrics = check_run_folder(run.path, ("training_curves", "projection", "roc", "distances"))
+    for key in ("auc", "rank_1", "rank_5", "tar_far_1e-2", "threshold_far_1e-2", "threshold_far_1e-3",
+                "open_set_dir_far_1e-2", "open_set_false_accept_rate", "nmi", "ari"):
+        assert key in metrics, f"metrics.json has no {key}"
+    assert 0.5 < metrics["eigenfaces"]["auc"] <= 1.0
+    assert metrics["threshold_far_1e-3"] <= metrics["threshold_far_1e-2"]
+    assert metrics["goals_met"]["auc"] is False, "a 2-step run cannot reach the release goal"
+
+
+# Loading Fashion-MNIST and scoring 5,000 test images takes most of a
+# minute on 2 cores, so this runs with the slow tests only.
+@pytest.mark.slow
+def test_triplet_fashion_recipe_end_to_end(tmp_path, fashion_dir):
+    overrides = dict(TINY_MODEL, data_dir=str(fashion_dir), p=5, k=2)
+
+    run = runner.train("triplet-fashion", overrides, out_dir=tmp_path / "run")
+
+    metrics = check_run_folder(run.path, ("training_curves", "projection"))
+    assert 0.0 < metrics["recall_at_1"] <= metrics["recall_at_5"] <= 1.0
+    assert metrics["pca"]["recall_at_1"] > 0.8
+
+
+def test_triplet_entries_registered():
+    assert RECIPES["triplet-faces"][0] == "recipes.triplet:TRIPLET_FACES"
+    assert RECIPES["triplet-fashion"][0] == "recipes.triplet:TRIPLET_FASHION"
+    assert MODELS["TripletModel"][0] == "zoo.metric:TripletModel"
+    assert runner.get_recipe("triplet-faces").name == "triplet-faces"
