@@ -39,7 +39,8 @@ DATASET_IDS = {
 ORL_TEXT = (
     "ORL (AT&T Laboratories Cambridge) face database: 40 people, 10 grey 112x92 photos each, "
     "taken in 1992-1994 against a dark background, mostly frontal with small changes of pose, "
-    "expression, lighting and glasses. Most subjects are men."
+    "expression, lighting and glasses. The database's README gives no demographics of the "
+    "subjects, so behaviour across age, sex and skin tone is unmeasured."
 )
 FASHION_TEXT = (
     "Fashion-MNIST (Zalando, MIT license): 70,000 grey 28x28 photos of clothing items in 10 "
