@@ -21,6 +21,7 @@ import numpy as np
 
 from serving.embedder import Embedder, check_embeddings, euclidean_distances
 from serving.errors import CorruptFileError, GalleryError, GalleryMismatchError, InvalidInputError, ModelNotFoundError
+from serving.search import SEARCHERS, make_searcher
 
 SCHEMA_VERSION = "1"
 
@@ -62,7 +63,11 @@ class Gallery:
     own writes, not after writes by another process to the same file.
     """
 
-    def __init__(self, path, connection, embedding_dim, model_sha256, embedder=None):
+    def __init__(self, path, connection, embedding_dim, model_sha256, embedder=None, search="exact"):
+        if search not in SEARCHERS:
+            raise InvalidInputError(f"search must be one of {SEARCHERS}. Received: {search!r}")
+        self.search_kind = search
+        self._searcher = None
         self.path = pathlib.Path(path)
         self.embedding_dim = embedding_dim
         self.model_sha256 = model_sha256
@@ -74,7 +79,7 @@ class Gallery:
         self._reload()
 
     @classmethod
-    def open(cls, path, model, create=True):
+    def open(cls, path, model, create=True, search="exact"):
         """Open a gallery file, creating it when absent and `create` is True.
 
         Args:
@@ -83,6 +88,8 @@ class Gallery:
                 `(embedding_dim, model_sha256)` pair to work with embeddings
                 only.
             create: create a new empty gallery when the file does not exist.
+            search: "exact" (NumPy, the default) or "faiss" (needs the
+                faiss extra; faster for large galleries).
 
         Returns:
             A `Gallery`.
@@ -128,7 +135,7 @@ class Gallery:
         except BaseException:
             connection.close()
             raise
-        return cls(path, connection, dim, model_hash, embedder)
+        return cls(path, connection, dim, model_hash, embedder, search)
 
     def close(self):
         """Close the SQLite connection."""
@@ -247,6 +254,9 @@ class Gallery:
         if not self._names:
             return [[] for _ in probes]
 
+        if self.search_kind != "exact":
+            return self._search_with_index(probes, k)
+
         distances = euclidean_distances(probes, self._matrix)
 
         # The matrix rows are grouped by person, so each person's minimum is
@@ -258,6 +268,31 @@ class Gallery:
             [(self._names[j], float(per_person[i, j])) for j in order[i]]
             for i in range(len(probes))
         ]
+
+    def _search_with_index(self, probes, k):
+        """`search` through a `serving.search` index over the embeddings.
+
+        With at most c embeddings per person, the top k * c rows hold at
+        least k distinct people, so each person's best row is among them.
+        """
+        if self._searcher is None:
+            self._searcher = make_searcher(self.search_kind, self._matrix)
+        rows = min(len(self._matrix), k * int(np.bincount(self._owner).max()))
+        scores, indices = self._searcher.search(probes, rows)
+
+        results = []
+        for probe_scores, probe_rows in zip(scores, indices):
+            best = {}
+            for score, row in zip(probe_scores, probe_rows):
+                person = int(self._owner[row])
+                if person not in best:
+                    best[person] = float(score)
+            nearest = list(best.items())[:k]
+            results.append([
+                (self._names[person], float(np.sqrt(max(2.0 - 2.0 * score, 0.0))))
+                for person, score in nearest
+            ])
+        return results
 
     def identify(self, embeddings_or_images, threshold=None):
         """Name each probe's nearest person, or None when no one is near enough.
@@ -332,6 +367,7 @@ class Gallery:
             owner.append(len(names) - 1)
             vectors.append(vector)
         self._names = names
+        self._searcher = None
         self._owner = np.array(owner, dtype=np.int64)
         if vectors:
             self._matrix = np.stack(vectors).astype(np.float32)

@@ -25,7 +25,12 @@ def _parse_settings(settings):
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe setting; repeat for several.")
 @click.option("--no-evaluate", is_flag=True, help="Skip the evaluation after training.")
-def train(recipe, out_dir, epochs, settings, no_evaluate):
+@click.option("--distribute", type=click.Choice(["data-parallel"]), default=None,
+              help="Split each batch over all local devices (jax, tensorflow; "
+                   "under torch use torchrun with DistributedDataParallel).")
+@click.option("--mixed-precision", type=click.Choice(["bfloat16", "float16"]), default=None,
+              help="Compute in 16 bits with float32 variables. Default: float32.")
+def train(recipe, out_dir, epochs, settings, no_evaluate, distribute, mixed_precision):
     """Train RECIPE (see `zoo list`) and write a run folder."""
     from recipes import runner
     from zoo.errors import ZooError
@@ -34,7 +39,10 @@ def train(recipe, out_dir, epochs, settings, no_evaluate):
     if epochs is not None:
         overrides["epochs"] = epochs
     try:
-        run = runner.train(recipe, overrides, out_dir, evaluate=not no_evaluate)
+        run = runner.train(
+            recipe, overrides, out_dir, evaluate=not no_evaluate,
+            distribute=distribute, mixed_precision=mixed_precision,
+        )
     except (ZooError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Run folder: {run.path}")

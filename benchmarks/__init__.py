@@ -1,0 +1,1 @@
+"""Benchmarks run by `zoo bench`; each reports ratios measured side by side in one run."""
