@@ -1,0 +1,376 @@
+"""`StyleGAN`: the training model of the style-based generator.
+
+The generator is a mapping network f: z -> w and a synthesis network g that
+takes one w per layer (Karras et al. 2019), with the modulated and
+demodulated convolutions and residual discriminator of StyleGAN2 (Karras et
+al. 2020). The synthesis network works in [-1, 1], so the training model
+rescales real images from [0, 1] and the exportable parts rescale the
+generated images back to [0, 1].
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.backend import input_gradients
+from zoo.core import PhaseModel, UpdatePhase
+from zoo.core.parts import ExportPart
+from zoo.errors import InvalidConfigError
+from zoo.gan import losses
+from zoo.stylegan import layers, networks
+
+STYLEGAN_TRACKERS = ["d_loss", "g_loss", "r1_penalty", "d_real_accuracy", "d_fake_accuracy"]
+
+
+def _images_of(data):
+    """Return the images of a batch given as `images`, `(images,)` or `(images, labels)`."""
+    if isinstance(data, (tuple, list)):
+        return data[0]
+    return data
+
+
+def _in_batches(function, array, batch_size):
+    """Apply `function` to `array` in batches of exactly `batch_size` rows, as NumPy.
+
+    The last batch is padded with zeros and trimmed after the call, so that
+    every call has the same shape: under JAX each new shape recompiles.
+    """
+    array = np.asarray(ops.convert_to_numpy(array), dtype="float32")
+    outputs = []
+    for start in range(0, len(array), batch_size):
+        batch = array[start : start + batch_size]
+        rows = len(batch)
+        if rows < batch_size:
+            batch = np.concatenate([batch, np.zeros((batch_size - rows, *batch.shape[1:]), batch.dtype)])
+        outputs.append(ops.convert_to_numpy(function(batch))[:rows])
+    return np.concatenate(outputs)
+
+
+def mix_styles(w_first, w_second, crossover, num_ws):
+    """Return per-layer styles: w_first for the layers before `crossover`, w_second from it on.
+
+    Args:
+        w_first: (N, w_dim), the styles of the coarse layers.
+        w_second: (N, w_dim), the styles of the fine layers.
+        crossover: an int, or an int tensor (N,) or (N, 1), in [0, num_ws];
+            num_ws keeps w_first everywhere.
+        num_ws: the number of synthesis layers that take a style.
+
+    Returns:
+        A tensor (N, num_ws, w_dim).
+    """
+    crossover = ops.reshape(ops.convert_to_tensor(crossover, "int32"), (-1, 1))
+    layer = ops.arange(num_ws, dtype="int32")[None, :]
+    use_first = ops.expand_dims(layer < crossover, -1)
+    return ops.where(use_first, w_first[:, None, :], w_second[:, None, :])
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class StyleGAN(PhaseModel):
+    """A small style-based GAN with style mixing, truncation and the R1 penalty.
+
+    Each training step has two update phases:
+
+    - "discriminator": the logistic loss -log D(x) - log(1 - D(G(z))) plus
+      the R1 penalty (gamma / 2) E ||grad_x D(x)||^2 on real images
+      (Mescheder et al. 2018). With `r1_interval` = n > 1 the penalty is
+      lazy (Karras et al. 2020): it enters the loss on every n-th
+      discriminator update, scaled by n, and is multiplied by 0 otherwise.
+      The 0/1 factor comes from a step counter inside the graph, so the
+      graph is the same on every step. NOTE: the penalty is still computed
+      on every step, so the laziness saves no time here; it reproduces the
+      weighting only. The counter is a model variable rather than the
+      optimizer's iteration count because under JAX the phase loss cannot
+      read optimizer variables.
+    - "generator": the non-saturating loss -log D(G(z)).
+
+    With probability `mixing_probability` a sample is drawn from two
+    latents: w1 = f(z1) styles the layers before a random crossover layer
+    and w2 = f(z2) the rest (style mixing regularisation). w_avg, the
+    running mean of f(z), moves by `w_avg_beta` on every generator update
+    and serves the truncation trick w = w_avg + psi (w - w_avg).
+
+    Train on batches `images` or `(images, labels)`, float32 (N, H, W, C) in
+    [0, 1]; labels are ignored. N must be a multiple of the minibatch-stddev
+    group size (4) or smaller than it.
+
+    Args:
+        latent_dim: the size of z ~ N(0, I).
+        w_dim: the size of w.
+        mapping_layers: dense layers of the mapping network.
+        image_shape: `(size, size, channels)`, size a power of 2 >= 8.
+        filters: channels at full resolution in both networks, doubled per
+            halving of the resolution.
+        max_filters: the maximum number of channels of any layer.
+        mixing_probability: the probability of style mixing per sample.
+        r1_gamma: gamma of the R1 penalty; 0 turns it off.
+        r1_interval: n of lazy regularisation; 1 applies R1 on every step.
+        w_avg_beta: the decay of the running mean w_avg.
+        learning_rate: Adam learning rate of both default optimizers.
+        beta_1: Adam beta_1 (0 in StyleGAN2).
+        beta_2: Adam beta_2 (0.99 in StyleGAN2).
+        mapping_lr_multiplier: learning-rate multiplier of the mapping network.
+        interpolation: `"nearest"` or `"bilinear"` upsampling in the synthesis network.
+        seed: seed of the latent and noise generators; None draws one.
+    """
+
+    def __init__(
+        self,
+        latent_dim=64,
+        w_dim=64,
+        mapping_layers=4,
+        image_shape=(32, 32, 1),
+        filters=16,
+        max_filters=128,
+        mixing_probability=0.9,
+        r1_gamma=0.2,
+        r1_interval=4,
+        w_avg_beta=0.995,
+        learning_rate=2e-3,
+        beta_1=0.0,
+        beta_2=0.99,
+        mapping_lr_multiplier=0.01,
+        interpolation="bilinear",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        networks.check_image_shape(image_shape)
+        if not 0.0 <= mixing_probability <= 1.0:
+            raise InvalidConfigError(
+                f"mixing_probability must be in [0, 1]. Received: {mixing_probability!r}"
+            )
+        if r1_gamma < 0:
+            raise InvalidConfigError(f"r1_gamma must be >= 0. Received: {r1_gamma!r}")
+        if not isinstance(r1_interval, int) or r1_interval < 1:
+            raise InvalidConfigError(f"r1_interval must be an integer >= 1. Received: {r1_interval!r}")
+        if not 0.0 <= w_avg_beta < 1.0:
+            raise InvalidConfigError(f"w_avg_beta must be in [0, 1). Received: {w_avg_beta!r}")
+
+        self.latent_dim = int(latent_dim)
+        self.w_dim = int(w_dim)
+        self.mapping_layers = int(mapping_layers)
+        self.image_shape = tuple(image_shape)
+        self.filters = int(filters)
+        self.max_filters = int(max_filters)
+        self.mixing_probability = float(mixing_probability)
+        self.r1_gamma = float(r1_gamma)
+        self.r1_interval = r1_interval
+        self.w_avg_beta = float(w_avg_beta)
+        self.learning_rate = float(learning_rate)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.mapping_lr_multiplier = float(mapping_lr_multiplier)
+        self.interpolation = interpolation
+        self.seed = seed
+        self.num_ws = networks.num_styles(self.image_shape[0])
+
+        self.mapping = networks.mapping_network(
+            self.latent_dim, self.w_dim, self.mapping_layers, self.mapping_lr_multiplier
+        )
+        self.synthesis = networks.synthesis_network(
+            self.image_shape, self.w_dim, self.filters, self.max_filters, self.interpolation, seed
+        )
+        self.discriminator = networks.discriminator_network(self.image_shape, self.filters, self.max_filters)
+        self.truncation = layers.Truncation(self.w_dim, name="truncation")
+        self.truncation.build()
+        self.discriminator_updates = self.add_weight(
+            shape=(), initializer="zeros", dtype="int32", trainable=False, name="discriminator_updates"
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.add_trackers(STYLEGAN_TRACKERS)
+        self.built = True
+
+    @property
+    def w_avg(self):
+        """The running mean of w, a non-trainable variable (w_dim,)."""
+        return self.truncation.w_avg
+
+    def update_phases(self):
+        return [
+            UpdatePhase(
+                "discriminator",
+                self.discriminator_loss,
+                lambda: self.discriminator.trainable_variables,
+            ),
+            UpdatePhase(
+                "generator",
+                self.generator_loss,
+                lambda: self.mapping.trainable_variables + self.synthesis.trainable_variables,
+            ),
+        ]
+
+    def default_optimizers(self):
+        def adam():
+            return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=1e-8)
+
+        return {"discriminator": adam(), "generator": adam()}
+
+    def sample_ws(self, batch_size, training):
+        """Draw styles (N, num_ws, w_dim) for training, with style mixing.
+
+        Returns:
+            `(ws, w)`: the per-layer styles and the unmixed w = f(z1) (N, w_dim).
+        """
+        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        w = self.mapping(z, training=training)
+        if self.mixing_probability == 0.0:
+            return ops.repeat(w[:, None, :], self.num_ws, axis=1), w
+
+        # A mixed sample switches to w2 at a crossover layer in [1, num_ws);
+        # an unmixed one has its crossover at num_ws, past the last layer.
+        z_second = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        w_second = self.mapping(z_second, training=training)
+        crossover = keras.random.randint((batch_size,), 1, self.num_ws, seed=self.seed_generator)
+        mixed = keras.random.uniform((batch_size,), seed=self.seed_generator) < self.mixing_probability
+        crossover = ops.where(mixed, crossover, self.num_ws)
+        return mix_styles(w, w_second, crossover, self.num_ws), w
+
+    def r1_penalty(self, real_images, training):
+        """Return (gamma / 2) * mean over the batch of ||grad_x D(x)||^2, on images in [-1, 1]."""
+
+        def logits(images):
+            return self.discriminator(images, training=training)
+
+        gradients = input_gradients(logits, real_images)
+        squared_norms = ops.sum(ops.square(gradients), axis=(1, 2, 3))
+        return 0.5 * self.r1_gamma * ops.mean(squared_norms)
+
+    def discriminator_loss(self, data, training):
+        real_images = _images_of(data) * 2.0 - 1.0
+        ws, _ = self.sample_ws(ops.shape(real_images)[0], training)
+
+        # The generator is not updated in this phase.
+        fake_images = ops.stop_gradient(self.synthesis(ws, training=training))
+
+        real_logits = self.discriminator(real_images, training=training)
+        fake_logits = self.discriminator(fake_images, training=training)
+        d_loss = losses.discriminator_loss(real_logits, fake_logits)
+        logs = {
+            "d_loss": d_loss,
+            "d_real_accuracy": losses.real_accuracy(real_logits),
+            "d_fake_accuracy": losses.fake_accuracy(fake_logits),
+        }
+        if self.r1_gamma == 0.0:
+            logs["r1_penalty"] = ops.zeros(())
+            return d_loss, logs
+
+        # Lazy regularisation: weight n on every n-th update, 0 on the others.
+        penalty = self.r1_penalty(real_images, training)
+        due = ops.equal(ops.mod(self.discriminator_updates, self.r1_interval), 0)
+        weight = ops.cast(due, penalty.dtype) * float(self.r1_interval)
+        self.discriminator_updates.assign_add(1)
+        logs["r1_penalty"] = penalty
+        return d_loss + weight * penalty, logs
+
+    def generator_loss(self, data, training):
+        ws, w = self.sample_ws(ops.shape(_images_of(data))[0], training)
+        fake_images = self.synthesis(ws, training=training)
+        fake_logits = self.discriminator(fake_images, training=training)
+        g_loss = losses.generator_loss(fake_logits, "non_saturating")
+        if training:
+            self.truncation.track(w, self.w_avg_beta)
+        return g_loss, {"g_loss": g_loss}
+
+    # Sampling, in inference mode: the noise layers add their fixed noise maps.
+
+    def map(self, z, batch_size=64):
+        """Return w = f(z) for z of shape (N, latent_dim), as a NumPy array."""
+        return _in_batches(lambda batch: self.mapping(batch, training=False), z, batch_size)
+
+    def truncate(self, w, psi):
+        """Return w_avg + psi * (w - w_avg) for w of shape (N, w_dim), as a NumPy array."""
+        w = ops.convert_to_tensor(w, "float32")
+        psi = ops.full((ops.shape(w)[0], 1), psi, dtype="float32")
+        return ops.convert_to_numpy(self.truncation([w, psi]))
+
+    def synthesize(self, ws, batch_size=64):
+        """Return images in [0, 1] for per-layer styles ws (N, num_ws, w_dim) or one w (N, w_dim)."""
+        ws = np.asarray(ops.convert_to_numpy(ws), dtype="float32")
+        if ws.ndim == 2:
+            ws = np.repeat(ws[:, None, :], self.num_ws, axis=1)
+
+        def images(batch):
+            return ops.clip((self.synthesis(batch, training=False) + 1.0) / 2.0, 0.0, 1.0)
+
+        return _in_batches(images, ws, batch_size)
+
+    def generate(self, z, psi=1.0, batch_size=64):
+        """Return images in [0, 1] for z (N, latent_dim), truncated with `psi`."""
+        return self.synthesize(self.truncate(self.map(z, batch_size), psi), batch_size)
+
+    def exportable_parts(self):
+        """Return the `mapping`, `synthesis` and `generator` parts.
+
+        - `mapping`: `z (N, latent_dim) -> w (N, w_dim)`.
+        - `synthesis`: `w (N, w_dim) -> images (N, H, W, C)` in [0, 1], the
+          same w for every layer.
+        - `generator`: `z (N, latent_dim)` and `psi (N, 1)` -> `images`, with
+          the truncation trick around the current w_avg inside.
+
+        The noise layers add their fixed noise maps (drawn once from fixed
+        seeds and saved with the weights), so every part is deterministic.
+        """
+        height, width, channels = self.image_shape
+        image_metadata = {
+            "input_height": height,
+            "input_width": width,
+            "input_channels": channels,
+            "model_name": type(self).__name__,
+            "w_dim": self.w_dim,
+            "num_ws": self.num_ws,
+        }
+
+        z = keras.Input(shape=(self.latent_dim,), name="z")
+        w = keras.layers.Identity(name="w")(self.mapping(z, training=False))
+        mapping = keras.Model(z, w, name="mapping_part")
+
+        w_input = keras.Input(shape=(self.w_dim,), name="w")
+        synthesis = keras.Model(w_input, self._images_from_w(w_input), name="synthesis_part")
+
+        z_input = keras.Input(shape=(self.latent_dim,), name="z")
+        psi = keras.Input(shape=(1,), name="psi")
+        truncated = self.truncation([self.mapping(z_input, training=False), psi])
+        generator = keras.Model([z_input, psi], self._images_from_w(truncated), name="generator_part")
+
+        # NOTE: no task of `zoo.core.parts.TASKS` names a z -> w map. The
+        # mapping part uses "encoder", and its `part_role` metadata names it.
+        return {
+            "generator": ExportPart(
+                generator, "generator", dict(image_metadata, latent_dim=self.latent_dim, part_role="generator")
+            ),
+            "synthesis": ExportPart(synthesis, "decoder", dict(image_metadata, part_role="synthesis")),
+            "mapping": ExportPart(
+                mapping,
+                "encoder",
+                {"latent_dim": self.latent_dim, "w_dim": self.w_dim, "model_name": type(self).__name__, "part_role": "mapping"},
+            ),
+        }
+
+    def _images_from_w(self, w):
+        ws = layers.BroadcastStyle(self.num_ws)(w)
+        generated = self.synthesis(ws, training=False)
+        scaled = keras.layers.Rescaling(0.5, offset=0.5)(generated)
+        return keras.layers.ReLU(max_value=1.0, name="images")(scaled)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim,
+            w_dim=self.w_dim,
+            mapping_layers=self.mapping_layers,
+            image_shape=list(self.image_shape),
+            filters=self.filters,
+            max_filters=self.max_filters,
+            mixing_probability=self.mixing_probability,
+            r1_gamma=self.r1_gamma,
+            r1_interval=self.r1_interval,
+            w_avg_beta=self.w_avg_beta,
+            learning_rate=self.learning_rate,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            mapping_lr_multiplier=self.mapping_lr_multiplier,
+            interpolation=self.interpolation,
+            seed=self.seed,
+        )
+        return config
