@@ -52,6 +52,83 @@ class L2Normalization(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class ImageStandardization(keras.layers.Layer):
+    """Subtract each image's mean and divide by its standard deviation.
+
+    Removes the global brightness and contrast of a photo, which differ
+    between sessions of the same person, before the first convolution.
+
+    Args:
+        epsilon: added to the variance, so that a flat image gives zeros.
+    """
+
+    def __init__(self, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        mean = ops.mean(inputs, axis=(1, 2, 3), keepdims=True)
+        variance = ops.mean(ops.square(inputs - mean), axis=(1, 2, 3), keepdims=True)
+        return (inputs - mean) * ops.rsqrt(variance + self.epsilon)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MirrorAverage(keras.layers.Layer):
+    """Embed an image and its horizontal mirror, and average the two.
+
+    At inference (`training` False or None) the output is the unit-norm
+    mean of `network(images)` and `network(mirrored images)`, so the
+    embedding does not depend on which way a face is turned, and the
+    exported model does the averaging itself. In training it returns
+    `network(images)` only: the mirror is then one of the augmentations,
+    and a step costs one pass, not two.
+
+    Args:
+        network: a model `images` (B, H, W, C) -> unit vectors (B, D).
+    """
+
+    def __init__(self, network, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.normalize = L2Normalization(name="mirror_normalization")
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, images, training=None):
+        embeddings = self.network(images, training=training)
+        if training:
+            return embeddings
+        mirrored = self.network(ops.flip(images, axis=2), training=training)
+        return self.normalize(embeddings + mirrored)
+
+    def compute_output_spec(self, images, training=None):
+        return keras.KerasTensor((images.shape[0], self.network.output_shape[-1]), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config["network"] = keras.saving.serialize_keras_object(self.network)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(
+            config["network"], custom_objects=custom_objects
+        )
+        return cls(**config)
+
+
 def build_embedder(
     input_shape=(56, 46, 1),
     embedding_dim=128,
@@ -60,12 +137,16 @@ def build_embedder(
     dropout=0.0,
     pooling="average",
     name="embedder",
+    convs_per_block=2,
+    standardize=False,
+    mirror_average=False,
 ):
     """Build the embedder, a functional model `images` -> `embeddings`.
 
-    Each width adds a block of two 3 x 3 conv-BatchNorm-ReLU layers and a
-    2 x 2 max pooling, except the last block, which is followed by global
-    average pooling. A dense projection and L2 normalisation follow.
+    Each width adds a block of `convs_per_block` 3 x 3 conv-BatchNorm-ReLU
+    layers and a 2 x 2 max pooling, except the last block, which is
+    followed by global average pooling. A dense projection and L2
+    normalisation follow.
 
     Args:
         input_shape: `(height, width, channels)` of the input images,
@@ -76,7 +157,14 @@ def build_embedder(
         working_size: `(height, width)` the images are resized to inside
             the model, or None to keep `input_shape`.
         dropout: dropout rate before the projection, in [0, 1).
+        pooling: "average" (global average pooling) or "flatten".
         name: the model name.
+        convs_per_block: the number of conv layers in each block, >= 1.
+        standardize: subtract each image's mean and divide by its standard
+            deviation first (`ImageStandardization`).
+        mirror_average: at inference, average the embeddings of the image
+            and of its horizontal mirror (`MirrorAverage`). The layers
+            then sit in a sub-model named `<name>_network`.
 
     Returns:
         A `keras.Model` with input layer `images` of shape
@@ -103,14 +191,20 @@ def build_embedder(
         )
     if not 0.0 <= dropout < 1.0:
         raise InvalidConfigError(f"build_embedder expects dropout in [0, 1). Received: {dropout!r}")
+    if not isinstance(convs_per_block, int) or convs_per_block < 1:
+        raise InvalidConfigError(
+            f"build_embedder expects an integer convs_per_block >= 1. Received: {convs_per_block!r}"
+        )
 
     images = keras.Input(shape=input_shape, name="images")
     x = images
     if working_size is not None and tuple(working_size) != input_shape[:2]:
         x = _resize(x, input_shape[:2], tuple(int(size) for size in working_size))
+    if standardize:
+        x = ImageStandardization(name="standardize")(x)
 
     for block, filters in enumerate(widths, start=1):
-        for layer in (1, 2):
+        for layer in range(1, convs_per_block + 1):
             prefix = f"block{block}_conv{layer}"
             x = keras.layers.Conv2D(
                 filters, 3, padding="same", use_bias=False, name=prefix
@@ -127,8 +221,14 @@ def build_embedder(
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     x = keras.layers.Dense(embedding_dim, name="projection")(x)
-    embeddings = L2Normalization(name="embeddings")(x)
-    return keras.Model(images, embeddings, name=name)
+    if not mirror_average:
+        embeddings = L2Normalization(name="embeddings")(x)
+        return keras.Model(images, embeddings, name=name)
+
+    embeddings = L2Normalization(name="network_embeddings")(x)
+    network = keras.Model(images, embeddings, name=f"{name}_network")
+    outer_images = keras.Input(shape=input_shape, name="images")
+    return keras.Model(outer_images, MirrorAverage(network, name="embeddings")(outer_images), name=name)
 
 
 def _resize(x, input_size, working_size):
