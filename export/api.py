@@ -107,7 +107,8 @@ def export_run(
             name: {size: parity.keras_outputs(all_parts[name].model, feed) for size, feed in probes[name].items()}
             for name in names
         }
-    metadata = {name: _metadata(name, all_parts[name], run_config) for name in names}
+    run_metrics = _run_metrics(run_dir)
+    metadata = {name: _metadata(name, all_parts[name], run_config, run_metrics) for name in names}
 
     created_out_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,8 +208,21 @@ def _check_free(out_dir, files, overwrite):
         )
 
 
-def _metadata(name, part, run_config):
-    """Collect the ONNX `metadata_props` of a part. The part's own keys override the defaults."""
+def _run_metrics(run_dir):
+    """Return the run's `metrics.json`, or an empty dict before evaluation."""
+    path = pathlib.Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def _metadata(name, part, run_config, run_metrics):
+    """Collect the ONNX `metadata_props` of a part. The part's own keys override the defaults.
+
+    An embedder also carries the verification thresholds calibrated by the
+    evaluation (`threshold_far_1e-2`, `threshold_far_1e-3` in `metrics.json`),
+    so a serving program can decide same or different without the run folder.
+    """
     import zoo
 
     metadata = {
@@ -221,6 +235,10 @@ def _metadata(name, part, run_config):
     training_data = _training_data(run_config)
     if training_data is not None:
         metadata["training_data"] = training_data
+    if part.task == "embedder":
+        for key, value in run_metrics.items():
+            if key.startswith("threshold_far_") and isinstance(value, (int, float)):
+                metadata[key] = repr(float(value))
     metadata.update(part.metadata)
     metadata["zoo_task"] = part.task
     return metadata

@@ -286,11 +286,24 @@ def _metric_type(key):
     return parts[-1] if parts else key
 
 
+def _dataset(data):
+    """Return the data set's display name and Hugging Face id from `config["data"]`.
+
+    Recipes describe their data with a `name`, a `dataset` or only a
+    `source` path, so each is tried in turn.
+    """
+    source = pathlib.PurePath(str(data.get("source", ""))).name
+    data_name = str(data.get("name") or data.get("dataset") or source or "unknown")
+    for candidate in (data_name, source):
+        if candidate.lower() in DATASET_IDS:
+            return data_name, DATASET_IDS[candidate.lower()]
+    return data_name, data_name
+
+
 def _front_matter(name, task, config, flat, license):
     text = TASK_TEXT[task]
     data = config.get("data", {}) if isinstance(config.get("data"), dict) else {}
-    data_name = str(data.get("name", "unknown"))
-    dataset_id = DATASET_IDS.get(data_name.lower(), data_name)
+    data_name, dataset_id = _dataset(data)
     numeric = {key: value for key, value in flat.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
     metric_types = list(dict.fromkeys(_metric_type(key) for key in numeric))
     return {

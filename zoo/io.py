@@ -25,6 +25,12 @@ def atomic_path(path):
         prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
     )
     os.close(handle)
+
+    # mkstemp creates the file readable by its owner only; give it the
+    # permissions a plain open() would, under the process umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     try:
         yield pathlib.Path(temporary)
         with open(temporary, "rb+") as written:

@@ -42,6 +42,17 @@ def test_release_writes_manifest_entry(released):
     assert entry["parity_max_abs_diff"] < 1e-5
 
 
+def test_release_embeds_thresholds(released):
+    import onnx
+
+    repo_root, _ = released
+    model = onnx.load(repo_root / "artifacts" / "fixture-embedder" / "embedder.onnx")
+    metadata = {prop.key: prop.value for prop in model.metadata_props}
+
+    assert float(metadata["threshold_far_1e-2"]) == 0.61
+    assert metadata["zoo_task"] == "embedder"
+
+
 def test_release_card_matches_metrics(released):
     repo_root, entry = released
     card = repo_root / entry["model_card"]
