@@ -59,6 +59,12 @@ class Recipe:
                     f"Known settings: {', '.join(sorted(config))}."
                 )
             config[key] = _coerce(key, value, config[key])
+        for key in ("epochs", "steps_per_epoch", "batch_size"):
+            value = config.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+                raise InvalidConfigError(
+                    f"Recipe '{self.name}' needs {key} >= 1. Received: {key}={value}."
+                )
         return config
 
 

@@ -78,13 +78,32 @@ def train(name, overrides=None, out_dir=None, evaluate=True, distribute=None, mi
     )
     logger.info("Training '%s' under the %s backend into %s", name, keras.backend.backend(), run.path)
 
-    with scaled_training(distribute, mixed_precision):
-        recipe.train(run, config)
+    try:
+        with scaled_training(distribute, mixed_precision):
+            recipe.train(run, config)
+    except BaseException:
+        _remove_if_aborted(run)
+        raise
     if evaluate:
         metrics = recipe.evaluate(run)
         run.write_json(METRICS_FILE, metrics)
         logger.info("Wrote %s", run.path / METRICS_FILE)
     return run
+
+
+def _remove_if_aborted(run):
+    """Delete a run folder that holds nothing but its config.json.
+
+    Training that fails before saving a model leaves no result worth
+    keeping, and removing the folder lets the same `--out` be used again.
+    """
+    files = [path.name for path in run.path.rglob("*") if path.is_file()]
+    if files == [CONFIG_FILE]:
+        (run.path / CONFIG_FILE).unlink()
+        for folder in sorted(run.path.rglob("*"), reverse=True):
+            folder.rmdir()
+        run.path.rmdir()
+        logger.info("Training failed before saving a model; removed %s", run.path)
 
 
 def evaluate(run_dir):

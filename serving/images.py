@@ -121,6 +121,11 @@ def _read_with_pillow(data, name):
             elif mode not in ("L", "RGB", "RGBA"):
                 image = image.convert("RGB")
             array = np.asarray(image)
+    except Image.DecompressionBombError as error:
+        raise InvalidInputError(
+            f"{name} is too large to decode ({error}). Expected an image of at most "
+            f"{Image.MAX_IMAGE_PIXELS} pixels; resize it first."
+        ) from error
     except (OSError, SyntaxError, ValueError) as error:
         # Pillow raises UnidentifiedImageError (an OSError) for unknown
         # formats and OSError or SyntaxError for truncated or corrupt files.

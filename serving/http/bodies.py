@@ -263,7 +263,15 @@ def _check_pixel_count(data, field):
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as error:
+        # Pillow refuses to open images far beyond its own pixel limit.
+        raise HTTPError(
+            413,
+            f"Field '{field}' is an image too large to decode ({error}).",
+            field=field,
+            expected=f"at most {MAX_IMAGE_PIXELS} pixels",
+        ) from None
+    except (OSError, SyntaxError, ValueError):
         # Unreadable headers get their message from decode_image.
         return
     if width * height > MAX_IMAGE_PIXELS:

@@ -72,5 +72,10 @@ def main(backend, verbose, quiet):
     if backend is not None:
         # Keras reads KERAS_BACKEND once, at its first import.
         os.environ["KERAS_BACKEND"] = backend
+    elif os.environ.get("KERAS_BACKEND", BACKENDS[0]) not in BACKENDS:
+        raise click.UsageError(
+            f"KERAS_BACKEND is '{os.environ['KERAS_BACKEND']}', but the zoo runs on "
+            f"{', '.join(BACKENDS)}. Set KERAS_BACKEND to one of those or pass --backend."
+        )
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,53 @@
+"""`recipes.runner`: settings checks and cleanup after a failed start."""
+
+import pytest
+
+import recipes
+from recipes import runner
+from recipes.base import Recipe
+from zoo.errors import InvalidConfigError
+
+pytestmark = pytest.mark.backend_agnostic
+
+
+def _fail(run, config):
+    raise RuntimeError("training failed on purpose")
+
+
+FAILING = Recipe("failing-test", "Fails at once.", {"epochs": 1}, _fail, lambda run: {})
+
+
+@pytest.fixture
+def failing_recipe(monkeypatch):
+    monkeypatch.setitem(recipes.RECIPES, "failing-test", ("tests.test_runner:FAILING", "Fails at once."))
+
+
+def test_failed_start_removes_run_folder(failing_recipe, tmp_path):
+    out = tmp_path / "run"
+
+    with pytest.raises(RuntimeError, match="on purpose"):
+        runner.train("failing-test", out_dir=out)
+
+    assert not out.exists()
+
+
+def test_failed_start_keeps_other_files(failing_recipe, tmp_path, monkeypatch):
+    def fail_after_saving(run, config):
+        (run.path / "model.keras").write_bytes(b"partial")
+        raise RuntimeError("training failed on purpose")
+
+    recipe = Recipe("failing-test", "Fails late.", {"epochs": 1}, fail_after_saving, lambda run: {})
+    monkeypatch.setattr(runner, "get_recipe", lambda name: recipe)
+    out = tmp_path / "run"
+
+    with pytest.raises(RuntimeError, match="on purpose"):
+        runner.train("failing-test", out_dir=out)
+
+    assert (out / "model.keras").read_bytes() == b"partial"
+    assert (out / "config.json").is_file()
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_epochs_must_be_positive(failing_recipe, value):
+    with pytest.raises(InvalidConfigError, match="needs epochs >= 1"):
+        runner.train("failing-test", overrides={"epochs": value})
