@@ -1,10 +1,10 @@
 """Release a trained run as a named artifact of `artifacts/manifest.json`.
 
-A release exports parts of a run to ONNX (with the usual parity check),
+A release exports parts of a run to ONNX, with the usual parity check, and
 copies them to `artifacts/NAME/PART.onnx` beside a copy of the run's
-`metrics.json`, writes the model card `model_cards/NAME.md`, and adds or
-replaces the manifest entry with each file's size and SHA-256. The first
-part is the primary one: `zoo pull NAME` returns its path.
+`metrics.json`. It then writes the model card `model_cards/NAME.md` and
+adds or replaces the manifest entry with each file's size and SHA-256.
+The first part is the primary one: `zoo pull NAME` returns its path.
 """
 
 import hashlib
@@ -45,7 +45,7 @@ def release_run(
     license=DEFAULT_LICENSE,
     import_modules=(),
 ):
-    """Export `part` of `run_dir` and publish it as artifact `name`.
+    """Export `parts` of `run_dir` and publish them as artifact `name`.
 
     Args:
         run_dir: a run folder with `model.keras`, `config.json` and

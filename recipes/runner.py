@@ -92,7 +92,7 @@ def train(name, overrides=None, out_dir=None, evaluate=True, distribute=None, mi
 
 
 def _remove_if_aborted(run):
-    """Delete a run folder that holds nothing but its config.json.
+    """Delete a run folder that contains nothing but its config.json.
 
     Training that fails before saving a model leaves no result worth
     keeping, and removing the folder lets the same `--out` be used again.
