@@ -73,7 +73,10 @@ def test_dcgan_recipe_writes_run(classifier_run, fashion_dir, tmp_path):
         assert sum(scores["class_counts"]) == 300
     # Real training images are closer to the test images than samples of a 2-epoch DCGAN.
     assert metrics["real_train_vs_test"]["fid"] < metrics["generator"]["fid"]
-    assert metrics["real_train_vs_test"]["class_coverage"] > 0.8
+    # Real images cover all ten classes (coverage 1.0 when the predictions
+    # are uniform, 0.0 for one class); the tiny test classifier measured
+    # 0.73 to 0.9 depending on the backend.
+    assert metrics["real_train_vs_test"]["class_coverage"] > 0.6
 
     history = json.loads((run.path / "history.json").read_text())
     assert set(history) >= {"d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy"}
