@@ -19,6 +19,7 @@ from typing import Callable
 
 from zoo import io
 from zoo.errors import InvalidConfigError
+from zoo.registry import import_model_modules
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class RunFolder:
                 f"The run folder {self.path} has no {MODEL_FILE}. Expected a "
                 "folder written by `zoo train`."
             )
+        import_model_modules()
         return keras.saving.load_model(self.model_path, safe_mode=True)
 
     def save_figure(self, figure, name):

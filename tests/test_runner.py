@@ -51,3 +51,26 @@ def test_failed_start_keeps_other_files(failing_recipe, tmp_path, monkeypatch):
 def test_epochs_must_be_positive(failing_recipe, value):
     with pytest.raises(InvalidConfigError, match="needs epochs >= 1"):
         runner.train("failing-test", overrides={"epochs": value})
+
+
+def test_run_folder_loads_any_registered_model(tmp_path):
+    import subprocess
+    import sys
+
+    # A fresh process has imported no model module, as when a GAN
+    # evaluation loads the classifier run of another recipe.
+    code = (
+        "import keras, sys\n"
+        "from zoo.classifier import Classifier\n"
+        "from recipes.base import RunFolder\n"
+        "model = Classifier(image_shape=(8, 8, 1), num_classes=3, filters=4, feature_dim=8)\n"
+        f"model.save({str(tmp_path / 'model.keras')!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    loader = (
+        "from recipes.base import RunFolder\n"
+        f"model = RunFolder({str(tmp_path)!r}).load_model()\n"
+        "print(type(model).__name__)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", loader], check=True, capture_output=True, text=True)
+    assert output.stdout.strip().endswith("Classifier")

@@ -16,3 +16,16 @@ MODELS = {
     "DenoisingAutoencoder": ("zoo.autoencoder:DenoisingAutoencoder", "Autoencoder trained on Gaussian- or masking-corrupted inputs."),
     "VAE": ("zoo.autoencoder:VAE", "Variational autoencoder (beta-VAE) with Bernoulli decoder and KL warm-up."),
 }
+
+
+def import_model_modules():
+    """Import the module of every entry of `MODELS`.
+
+    Loading a `.keras` file needs its classes registered, which happens when
+    their module is imported; a recipe that loads another recipe's run (a
+    GAN evaluation loading the classifier run) would otherwise fail.
+    """
+    import importlib
+
+    for target, _ in MODELS.values():
+        importlib.import_module(target.split(":")[0])
