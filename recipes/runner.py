@@ -58,11 +58,13 @@ def train(name, overrides=None, out_dir=None, evaluate=True, distribute=None, mi
         InvalidConfigError: an unknown recipe, setting, distribution or
             precision, or data-parallel training under PyTorch.
     """
-    import keras
-
+    # Check the name and settings before importing Keras, which takes seconds.
     recipe = get_recipe(name)
     config = recipe.resolve_config(overrides or {})
     check_scaling(distribute, mixed_precision)
+
+    import keras
+
     run = RunFolder.create(name, out_dir)
     run.write_json(
         CONFIG_FILE,

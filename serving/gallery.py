@@ -115,7 +115,10 @@ class Gallery:
 
         exists = path.exists()
         if not exists and not create:
-            raise ModelNotFoundError(f"Gallery {path} does not exist. Pass create=True to make one.")
+            raise ModelNotFoundError(
+                f"Gallery {path} does not exist. Enrol a person first with `zoo enroll`, "
+                "or open it with create=True from Python."
+            )
         if not exists:
             path.parent.mkdir(parents=True, exist_ok=True)
 

@@ -77,5 +77,9 @@ def main(backend, verbose, quiet):
             f"KERAS_BACKEND is '{os.environ['KERAS_BACKEND']}', but the zoo runs on "
             f"{', '.join(BACKENDS)}. Set KERAS_BACKEND to one of those or pass --backend."
         )
+    if not verbose:
+        # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are noise to
+        # most users; --verbose keeps them.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
