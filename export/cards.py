@@ -339,7 +339,7 @@ def _table(rows, header=("setting", "value")):
 
 
 def _metric_tables(metrics):
-    """One table per top-level group of metrics.json; scalars at the top level go first."""
+    """Render one table per top-level group of metrics.json, top-level scalars first."""
     blocks = []
     top = [(key, format_value(value)) for key, value in metrics.items() if not isinstance(value, (dict, list, tuple))]
     if top:

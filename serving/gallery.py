@@ -364,7 +364,7 @@ class Gallery:
             vector = np.frombuffer(blob, dtype="<f4")
             if vector.size != self.embedding_dim:
                 raise CorruptFileError(
-                    f"Gallery {self.path} holds an embedding of {vector.size} values for "
+                    f"Gallery {self.path} contains an embedding of {vector.size} values for "
                     f"{name!r}; expected {self.embedding_dim}."
                 )
             owner.append(len(names) - 1)

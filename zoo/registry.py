@@ -22,8 +22,8 @@ def import_model_modules():
     """Import the module of every entry of `MODELS`.
 
     Loading a `.keras` file needs its classes registered, which happens when
-    their module is imported; a recipe that loads another recipe's run (a
-    GAN evaluation loading the classifier run) would otherwise fail.
+    their module is imported. Without this, a recipe that loads another
+    recipe's run (a GAN evaluation loading the classifier run) fails.
     """
     import importlib
 

@@ -64,9 +64,11 @@ def test_nearest_neighbours_golden():
 def test_sample_prior_shape_and_seed():
     first = latent.sample_prior(500, 4, seed=3)
 
-    assert first.shape == (500, 4) and first.dtype == np.float32
+    assert first.shape == (500, 4)
+    assert first.dtype == np.float32
     np.testing.assert_array_equal(first, latent.sample_prior(500, 4, seed=3))
-    assert abs(first.mean()) < 0.1 and abs(first.std() - 1.0) < 0.1
+    assert abs(first.mean()) < 0.1
+    assert abs(first.std() - 1.0) < 0.1
 
 
 def test_decode_and_encode_check_sizes():
@@ -78,7 +80,8 @@ def test_decode_and_encode_check_sizes():
     decoded = latent.decode(decoder, latent.sample_prior(3, 4))
     encoded = latent.encode(encoder, decoded)
 
-    assert decoded.shape == (3, 2, 2, 1) and encoded.shape == (3, 4)
+    assert decoded.shape == (3, 2, 2, 1)
+    assert encoded.shape == (3, 4)
     with pytest.raises(InvalidInputError, match=r"shape \(n, 4\)"):
         latent.decode(decoder, np.zeros((2, 5)))
     with pytest.raises(InvalidInputError, match="NaN or infinite"):

@@ -216,7 +216,8 @@ def test_exportable_parts_names_and_range():
         assert decoder.metadata["latent_dim"] == "3"
         assert decoder.metadata["input_height"] == "16"
         assert decoded.shape == images.shape
-        assert decoded.min() >= 0.0 and decoded.max() <= 1.0
+        assert decoded.min() >= 0.0
+        assert decoded.max() <= 1.0
 
 
 def test_vae_exported_decoder_is_sigmoid_of_logits():

@@ -1,7 +1,7 @@
 """The `zoo` command line.
 
-This is the only module that sees `zoo`, `recipes`, `export` and `serving`
-together. Subcommands live in their own modules and are imported only when
+This is the only module that imports `zoo`, `recipes`, `export` and
+`serving` together. Subcommands live in their own modules and are imported only when
 they run, so `zoo --help` does not import Keras or a backend.
 """
 
@@ -81,5 +81,9 @@ def main(backend, verbose, quiet):
         # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are noise to
         # most users; --verbose keeps them.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    level = logging.INFO
+    if verbose:
+        level = logging.DEBUG
+    elif quiet:
+        level = logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

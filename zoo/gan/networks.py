@@ -178,7 +178,7 @@ def unet_generator(image_shape, output_channels=None, filters=32, max_depth=5, d
         output_channels: channels of the output; default the input channels.
         filters: channels of the first encoder level; each level doubles
             them up to 8 * filters.
-        max_depth: the most stride-2 levels.
+        max_depth: the maximum number of stride-2 levels.
         dropout: the dropout rate of the innermost decoder levels.
 
     Returns:
@@ -251,7 +251,7 @@ def patchgan_discriminator(input_shape, target_shape, filters=32, max_depth=3):
         input_shape: `(height, width, channels)` of the condition image.
         target_shape: `(height, width, channels)` of the target image.
         filters: channels of the first convolution, doubled per level.
-        max_depth: the most stride-2 convolutions; see `patchgan_depth`.
+        max_depth: the maximum number of stride-2 convolutions; see `patchgan_depth`.
 
     Returns:
         A functional model `[images, targets] -> logits (N, h, w, 1)`.
