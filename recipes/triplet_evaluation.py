@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from recipes.base import CONFIG_FILE
+from zoo.errors import InvalidConfigError
 from zoo.metric import evaluation
 
 logger = logging.getLogger(__name__)
@@ -19,9 +20,9 @@ logger = logging.getLogger(__name__)
 FACES_GOALS = {"rank_1": 0.98, "auc": 0.99, "tar_far_1e-2": 0.90}
 FASHION_GOALS = {"recall_at_1": 0.95}
 
-# People s1-s35 (labels 0-34) are enrolled in the open-set test, so the
-# probes of s36-s40 are unknown faces.
-OPEN_SET_ENROLLED = 35
+# The open-set test cuts the held-out people s31-s40 into this many groups,
+# and each split leaves one group (2 people) out of its gallery.
+OPEN_SET_SPLITS = 5
 
 EIGENFACES_COMPONENTS = 64
 EIGENFACES_SIZE = (56, 46)
@@ -37,9 +38,12 @@ def evaluate_faces(run):
         The metrics dict. Top-level keys: `auc`, `eer`, `tar_far_1e-2`,
         `tar_far_1e-3`, `threshold_far_1e-2`, `threshold_far_1e-3`
         (distance thresholds, accept when distance <= threshold),
-        `rank_1`, `rank_5`, `rank_1_all_photos`, `open_set_dir_far_1e-2`,
-        `open_set_false_accept_rate`, `nmi`, `ari`, `eigenfaces` (the same
-        figures for the baseline) and `goals_met`.
+        `rank_1`, `rank_5`, `rank_1_all_photos`, `open_set` (see
+        `zoo.metric.evaluation.open_set_identification`: DIR at FPIR 1e-2
+        and 1e-3 with their thresholds and the search counts, None for a
+        rate with fewer than 1/FPIR non-mated searches), `nmi`,
+        `ari`, `eigenfaces` (the same figures for the baseline) and
+        `goals_met`.
     """
     from recipes.data import load_orl, split_orl_identities
 
@@ -57,6 +61,14 @@ def evaluate_faces(run):
     baseline = evaluation.eigenfaces(split["train"].images, EIGENFACES_COMPONENTS, EIGENFACES_SIZE)
     eigenfaces, baseline_curves = _face_metrics(baseline, split, config["gallery"])
     metrics["eigenfaces"] = eigenfaces
+
+    for fpir in evaluation.FAR_TARGETS:
+        if metrics["open_set"][f"threshold_fpir_{evaluation.far_key(fpir)}"] is None:
+            logger.warning(
+                "Open set: FPIR %g is not reported (null in metrics.json) because it needs at least %d "
+                "non-mated searches and there are %d.",
+                fpir, evaluation.minimum_searches(fpir), metrics["open_set"]["non_mated_searches"],
+            )
     metrics["goals_met"] = {name: metrics[name] >= goal for name, goal in FACES_GOALS.items()}
 
     from zoo.metric import pictures
@@ -80,6 +92,19 @@ def evaluate_faces(run):
         ),
         "distances",
     )
+    # A dot on each curve marks the DIR reported at the first FPIR target.
+    key = evaluation.far_key(evaluation.FAR_TARGETS[0])
+    open_set_curves = {}
+    for name, scores, score_curves in (
+        ("triplet embedder", metrics, curves),
+        ("Eigenfaces (PCA-64)", eigenfaces, baseline_curves),
+    ):
+        open_set = scores["open_set"]
+        operating_point = (open_set.get(f"fpir_{key}"), open_set[f"dir_fpir_{key}"])
+        open_set_curves[name] = (*score_curves["open_set"], open_set["non_mated_searches"], operating_point)
+    run.save_figure(
+        pictures.dir_fpir_figure(open_set_curves, fpir_target=evaluation.FAR_TARGETS[0]), "open_set"
+    )
     return metrics
 
 
@@ -89,7 +114,7 @@ def _face_metrics(embed, split, gallery):
     Returns:
         `(metrics, curves)`: the JSON-ready metrics and the arrays for the
         pictures (`roc` as `(fpr, tpr)`, the pair `distances` and `same`,
-        and `held_out_embeddings`).
+        `held_out_embeddings`, and `open_set` as `(fpir, dir)`).
     """
     held_out, enrol, probes = split["held_out"], split["enrol"], split["probes"]
 
@@ -114,16 +139,13 @@ def _face_metrics(embed, split, gallery):
     )
     metrics["rank_1_all_photos"] = all_photos["rank_1"]
 
-    # Open set: s1-s35 enrolled, so the probes of s36-s40 must be rejected.
-    # NOTE: the threshold is calibrated on single pairs; a probe compared with
-    # 35 templates passes it far more often than 1 time in 100.
-    enrolled = enrol.labels < OPEN_SET_ENROLLED
-    open_set = evaluation.open_set(
-        enrol_embeddings[enrolled], enrol.labels[enrolled], probe_embeddings, probes.labels,
-        threshold=metrics["threshold_far_1e-2"], mode=gallery,
+    # Open set: in each split, the probes of enrolled held-out people are
+    # mated searches and every photo of the others is a non-mated search.
+    open_set = evaluation.open_set_identification(
+        _open_set_splits(split, held_out_embeddings, enrol_embeddings, probe_embeddings), mode=gallery
     )
-    metrics["open_set_dir_far_1e-2"] = open_set["detection_identification_rate"]
-    metrics["open_set_false_accept_rate"] = open_set["false_accept_rate"]
+    open_set_curve = open_set.pop("curve")
+    metrics["open_set"] = open_set
 
     metrics.update(evaluation.clustering(held_out_embeddings, held_out.labels))
 
@@ -133,8 +155,47 @@ def _face_metrics(embed, split, gallery):
         "distances": distances,
         "same": same,
         "held_out_embeddings": held_out_embeddings,
+        "open_set": (open_set_curve["fpir"], open_set_curve["dir"]),
     }
     return metrics, curves
+
+
+def _open_set_splits(split, held_out_embeddings, enrol_embeddings, probe_embeddings):
+    """Build the open-set splits: each group of held-out people is left out of one gallery.
+
+    Every gallery keeps photos 1-3 of the training people as distractor
+    identities, as in closed-set identification. The held-out people are
+    cut into `OPEN_SET_SPLITS` groups in label order, so every one of them is
+    non-mated in one split and mated in the others. A person who is not
+    enrolled has no enrolment photos, so all of their photos are
+    non-mated searches, while the mated searches are the probes (photos
+    4-10) of the enrolled held-out people.
+
+    Returns:
+        A list of `zoo.metric.evaluation.OpenSetSplit`.
+    """
+    held_out, enrol, probes = split["held_out"], split["enrol"], split["probes"]
+    people = np.unique(held_out.labels)
+    if len(people) < OPEN_SET_SPLITS:
+        raise InvalidConfigError(
+            f"The open-set test needs at least {OPEN_SET_SPLITS} held-out people, one group per split. "
+            f"Received {len(people)}. Hold out more people from training."
+        )
+
+    splits = []
+    for non_enrolled in np.array_split(people, OPEN_SET_SPLITS):
+        enrolled = ~np.isin(enrol.labels, non_enrolled)
+        mated = ~np.isin(probes.labels, non_enrolled)
+        non_mated = np.isin(held_out.labels, non_enrolled)
+        splits.append(evaluation.OpenSetSplit(
+            gallery=enrol_embeddings[enrolled],
+            gallery_labels=enrol.labels[enrolled],
+            mated_probes=probe_embeddings[mated],
+            mated_labels=probes.labels[mated],
+            non_mated_probes=held_out_embeddings[non_mated],
+            non_mated_labels=held_out.labels[non_mated],
+        ))
+    return splits
 
 
 def evaluate_fashion(run):

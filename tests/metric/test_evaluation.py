@@ -1,5 +1,7 @@
 """Verification, identification, clustering and retrieval on hand-made embeddings."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -81,20 +83,110 @@ def test_gallery_mean_templates_renormalised():
     assert template_labels.tolist() == [0, 1]
 
 
-def test_open_set_accepts_and_rejects():
-    gallery = np.array([[0.0], [10.0]])
-    gallery_labels = np.array([0, 1])
-    # Known probes: 0.5 (label 0, accepted, right), 9.5 (label 1, accepted, right),
-    # 3 (label 1, nearest is 0 at distance 3 > 2: rejected). Unknown: 5 (rejected), 11 (accepted).
-    probes = np.array([[0.5], [9.5], [3.0], [5.0], [11.0]])
-    probe_labels = np.array([0, 1, 1, 7, 8])
+def hand_built_open_set_splits():
+    # 1-D embeddings, one enrolled photo per identity, so templates are the photos.
+    # Split A enrols 0 at 0 and 1 at 10. Mated: 0.5 (label 0, d 0.5), 8 (label 1, d 2),
+    # 6 (label 0, but its rank-1 is 1 at d 4: wrong). Non-mated label 2: d 5 and 3.
+    # Split B enrols 0 at 0 and 2 at 20. Mated: 21 (label 2, d 1), 4 (label 0, d 4),
+    # 10.5 (label 2, d 9.5). Non-mated label 1: d 10 and 4.
+    split_a = evaluation.OpenSetSplit(
+        gallery=np.array([[0.0], [10.0]]),
+        gallery_labels=np.array([0, 1]),
+        mated_probes=np.array([[0.5], [8.0], [6.0]]),
+        mated_labels=np.array([0, 1, 0]),
+        non_mated_probes=np.array([[5.0], [13.0]]),
+        non_mated_labels=np.array([2, 2]),
+    )
+    split_b = evaluation.OpenSetSplit(
+        gallery=np.array([[0.0], [20.0]]),
+        gallery_labels=np.array([0, 2]),
+        mated_probes=np.array([[21.0], [4.0], [10.5]]),
+        mated_labels=np.array([2, 0, 2]),
+        non_mated_probes=np.array([[10.0], [16.0]]),
+        non_mated_labels=np.array([1, 1]),
+    )
+    return [split_a, split_b]
 
-    result = evaluation.open_set(gallery, gallery_labels, probes, probe_labels, threshold=2.0)
 
-    assert result["detection_identification_rate"] == pytest.approx(2 / 3)
-    assert result["false_accept_rate"] == 0.5
-    assert result["known_probes"] == 3
-    assert result["unknown_probes"] == 2
+def test_open_set_counts():
+    result = evaluation.open_set_identification(hand_built_open_set_splits(), fpir_targets=(0.5,))
+
+    assert result["splits"] == 2
+    assert result["gallery_identities"] == 2.0
+    assert result["mated_searches"] == 6
+    assert result["non_mated_searches"] == 4
+
+
+def test_open_set_dir_at_fpir_0_3():
+    # Pooled non-mated distances 3, 4, 5, 10: floor(0.3 * 4) = 1 of them may
+    # return a candidate, so the threshold is midway between 3 and 4.
+    # DIR at 3.5: split A 2/3 (d 0.5 and 2), split B 1/3 (d 1 only).
+    result = evaluation.open_set_identification(hand_built_open_set_splits(), fpir_targets=(0.3,))
+
+    assert result["threshold_fpir_3e-1"] == pytest.approx(3.5)
+    assert result["fpir_3e-1"] == 0.25
+    assert result["dir_fpir_3e-1"] == pytest.approx(0.5)
+    assert result["dir_fpir_3e-1_std"] == pytest.approx(1 / 6)
+    assert result["dir_fpir_3e-1_min"] == pytest.approx(1 / 3)
+    assert result["dir_fpir_3e-1_max"] == pytest.approx(2 / 3)
+
+
+def test_open_set_dir_at_fpir_0_5():
+    # Two of four non-mated searches may pass: threshold 4.5, so d 4 in split B
+    # now counts, and the wrong identity in split A still does not.
+    result = evaluation.open_set_identification(hand_built_open_set_splits(), fpir_targets=(0.5,))
+
+    assert result["threshold_fpir_5e-1"] == pytest.approx(4.5)
+    assert result["fpir_5e-1"] == 0.5
+    assert result["dir_fpir_5e-1"] == pytest.approx(2 / 3)
+    assert result["dir_fpir_5e-1_std"] == 0.0
+
+
+def test_open_set_too_few_searches():
+    # FPIR 0.2 needs 5 non-mated searches and FPIR 1e-2 needs 100, but there are 4.
+    result = evaluation.open_set_identification(hand_built_open_set_splits(), fpir_targets=(0.2, 1e-2))
+
+    assert result["threshold_fpir_2e-1"] is None
+    assert result["dir_fpir_2e-1"] is None
+    assert "fpir_2e-1" not in result
+    assert "dir_fpir_2e-1_std" not in result
+    assert result["threshold_fpir_1e-2"] is None
+    assert result["dir_fpir_1e-2"] is None
+
+
+def test_open_set_curve_points():
+    result = evaluation.open_set_identification(hand_built_open_set_splits(), fpir_targets=(0.5,))
+
+    # Thresholds 0.5, 1, 2, 3, 4, 5, 9.5, 10 after the starting point.
+    np.testing.assert_allclose(result["curve"]["fpir"], [0, 0, 0, 0, 0.25, 0.5, 0.75, 0.75, 1.0])
+    np.testing.assert_allclose(result["curve"]["dir"], np.array([0, 1, 2, 3, 3, 4, 4, 5, 5]) / 6)
+
+
+def test_open_set_rejects_enrolled_non_mated():
+    split = hand_built_open_set_splits()[0]
+    wrong = dataclasses.replace(split, non_mated_labels=np.array([2, 1]))
+
+    with pytest.raises(InvalidInputError, match="not enrolled"):
+        evaluation.open_set_identification([wrong])
+
+
+def test_open_set_rejects_unenrolled_mated():
+    split = hand_built_open_set_splits()[0]
+    wrong = dataclasses.replace(split, mated_labels=np.array([0, 1, 5]))
+
+    with pytest.raises(InvalidInputError, match="must be enrolled"):
+        evaluation.open_set_identification([wrong])
+
+
+def test_open_set_rejects_no_splits():
+    with pytest.raises(InvalidInputError, match="at least one split"):
+        evaluation.open_set_identification([])
+
+
+def test_threshold_at_fpir_needs_searches():
+    assert evaluation.threshold_at_fpir(np.arange(1.0, 100.0), 0.01) is None
+    assert evaluation.threshold_at_fpir(np.arange(1.0, 101.0), 0.01) == pytest.approx(1.5)
+    assert evaluation.minimum_searches(1e-3) == 1000
 
 
 def test_clustering_of_separated_groups():

@@ -34,11 +34,21 @@ def test_triplet_faces_recipe_end_to_end(tmp_path, orl_dir):
 
     run = runner.train("triplet-faces", overrides, out_dir=tmp_path / "run")
 
-    metrics = check_run_folder(run.path, ("training_curves", "projection", "roc", "distances"))
+    metrics = check_run_folder(run.path, ("training_curves", "projection", "roc", "distances", "open_set"))
     for key in ("auc", "rank_1", "rank_5", "tar_far_1e-2", "threshold_far_1e-2", "threshold_far_1e-3",
-                "open_set_dir_far_1e-2", "open_set_false_accept_rate", "nmi", "ari"):
+                "open_set", "nmi", "ari"):
         assert key in metrics, f"metrics.json has no {key}"
     assert 0.5 < metrics["eigenfaces"]["auc"] <= 1.0
+    # 5 splits of s31-s40: each person's 10 photos are non-mated searches once,
+    # and the 7 probes of each person are mated searches in the 4 other splits.
+    for open_set in (metrics["open_set"], metrics["eigenfaces"]["open_set"]):
+        assert open_set["non_mated_searches"] == 100
+        assert open_set["mated_searches"] == 280
+        assert open_set["gallery_identities"] == 38.0
+        assert open_set["fpir_1e-2"] <= 0.01
+        assert 0.0 <= open_set["dir_fpir_1e-2_min"] <= open_set["dir_fpir_1e-2"] <= open_set["dir_fpir_1e-2_max"]
+        assert open_set["threshold_fpir_1e-3"] is None, "100 non-mated searches cannot measure FPIR 1e-3"
+    assert metrics["eigenfaces"]["open_set"]["dir_fpir_1e-2"] > 0.4
     assert metrics["threshold_far_1e-3"] <= metrics["threshold_far_1e-2"]
     assert metrics["goals_met"]["auc"] is False, "a 2-step run cannot reach the release goal"
 

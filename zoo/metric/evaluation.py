@@ -6,6 +6,9 @@ distances are Euclidean, and two images are declared "same" when their
 distance is at most the threshold.
 """
 
+import dataclasses
+import typing
+
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -179,43 +182,207 @@ def identification(gallery, gallery_labels, probes, probe_labels, ranks=(1, 5), 
     return {f"rank_{k}": float(hits[:, :k].any(1).mean()) for k in ranks}
 
 
-def open_set(gallery, gallery_labels, probes, probe_labels, threshold, mode="mean"):
-    """Score open-set identification at a distance threshold.
+@dataclasses.dataclass(frozen=True)
+class OpenSetSplit:
+    """One gallery of an open-set test and the searches made against it.
 
-    A probe is accepted as its nearest enrolled identity when that
-    distance is <= `threshold`, and reported unknown otherwise.
+    Attributes:
+        gallery: float array (G, D) of the enrolled images.
+        gallery_labels: integer array (G,).
+        mated_probes: float array (M, D) of probes of enrolled identities.
+        mated_labels: integer array (M,).
+        non_mated_probes: float array (N, D) of probes of identities that
+            are not enrolled.
+        non_mated_labels: integer array (N,), used only to check that none
+            of these identities is enrolled.
+    """
+
+    gallery: np.ndarray
+    gallery_labels: np.ndarray
+    mated_probes: np.ndarray
+    mated_labels: np.ndarray
+    non_mated_probes: np.ndarray
+    non_mated_labels: np.ndarray
+
+
+def minimum_searches(fpir):
+    """Return ceil(1 / fpir), the fewest non-mated searches that can measure `fpir`."""
+    return int(np.ceil(1.0 / fpir - 1e-9))
+
+
+def threshold_at_fpir(non_mated_distances, fpir):
+    """Return the largest threshold at which at most `fpir` of the non-mated searches return a candidate.
 
     Args:
-        gallery, gallery_labels: the enrolled images and identities.
-        probes, probe_labels: probes of enrolled and of unknown identities.
-        threshold: the distance threshold.
+        non_mated_distances: rank-1 distances of the non-mated searches, shape (n,).
+        fpir: the target false positive identification rate, in (0, 1).
+
+    Returns:
+        A float threshold as in `threshold_at_far`, or None when n is below
+        `minimum_searches(fpir)`, because then no false positive is allowed
+        and the rate is not measured.
+    """
+    if len(non_mated_distances) < minimum_searches(fpir):
+        return None
+    return threshold_at_far(non_mated_distances, fpir)
+
+
+def rank_1_search(gallery, gallery_labels, probes, mode="mean"):
+    """Search each probe in the gallery and return its rank-1 candidate.
+
+    Args:
+        gallery: float array (G, D) of the enrolled images.
+        gallery_labels: integer array (G,).
+        probes: float array (Q, D).
         mode: gallery mode, see `gallery_templates`.
 
     Returns:
-        A dict: `detection_identification_rate`, the fraction of probes of
-        enrolled identities accepted as the right identity;
-        `false_accept_rate`, the fraction of probes of unknown identities
-        accepted as anyone; and the probe counts.
+        `(identities, distances)`, arrays of shape (Q,): the nearest
+        enrolled identity and its distance.
     """
     templates, template_labels = gallery_templates(gallery, gallery_labels, mode)
-    probes, probe_labels = _check(probes, probe_labels)
+    probes, _ = _check(probes, np.zeros(len(probes), dtype=np.int64))
+    if probes.shape[1] != templates.shape[1]:
+        raise InvalidInputError(
+            f"Probes and gallery must have the same embedding size. Received {probes.shape[1]} "
+            f"and {templates.shape[1]}."
+        )
     distances = pairwise_distances(probes, templates)
     nearest = distances.argmin(1)
-    accepted = distances[np.arange(len(probes)), nearest] <= threshold
+    return template_labels[nearest], distances[np.arange(len(probes)), nearest]
 
-    known = np.isin(probe_labels, template_labels)
-    if not known.any() or known.all():
-        raise InvalidInputError(
-            "open_set needs probes of enrolled and of unknown identities. "
-            f"Received {int(known.sum())} known and {int((~known).sum())} unknown probes."
-        )
-    correct = accepted & (template_labels[nearest] == probe_labels)
-    return {
-        "detection_identification_rate": float(correct[known].mean()),
-        "false_accept_rate": float(accepted[~known].mean()),
-        "known_probes": int(known.sum()),
-        "unknown_probes": int((~known).sum()),
+
+def open_set_identification(splits, fpir_targets=FAR_TARGETS, mode="mean"):
+    """Score open-set (1:N) identification over several galleries.
+
+    A search returns its rank-1 candidate when the candidate's distance is
+    at most the threshold, and "unknown" otherwise. A mated search (a probe
+    of an enrolled identity) counts towards the detection and
+    identification rate (DIR) when it returns the right identity. A
+    non-mated search (a probe of an identity that is not enrolled) is a
+    false positive when it returns anyone. The threshold at each false
+    positive identification rate (FPIR) target is fitted on the non-mated
+    searches of all splits together, with `threshold_at_fpir`, because one
+    split alone often has too few of them. FPIR is defined as in NIST IR
+    8271 (FRVT Part 2: Identification), and DIR is 1 - FNIR at rank 1.
+
+    Args:
+        splits: a list of `OpenSetSplit`.
+        fpir_targets: FPIR targets to report the DIR and threshold at.
+        mode: gallery mode, see `gallery_templates`.
+
+    Returns:
+        A dict with the counts `splits`, `gallery_identities` (the mean
+        number of enrolled identities per split), `mated_searches` and
+        `non_mated_searches` (totals over the splits); per target, keys
+        such as `threshold_fpir_1e-2` (distance threshold),
+        `fpir_1e-2` (the measured FPIR over all splits at that threshold,
+        at most the target), `dir_fpir_1e-2` (the mean DIR over the
+        splits) and `dir_fpir_1e-2_std`, `_min`, `_max` (its spread over
+        the splits, std with ddof 0). A target with fewer than
+        `minimum_searches(target)` non-mated searches gets None as its
+        threshold and DIR, and no other keys. Also `curve` with the arrays
+        `fpir` and `dir` over all thresholds, the searches of all splits
+        pooled, which callers drop before writing JSON.
+
+    Raises:
+        InvalidInputError: when `splits` is empty, a split has no mated or
+            no non-mated search, a mated identity is not enrolled, or a
+            non-mated identity is enrolled.
+    """
+    if not splits:
+        raise InvalidInputError("open_set_identification needs at least one split. Received none.")
+    searches = [_search_split(index, split, mode) for index, split in enumerate(splits)]
+    non_mated = np.concatenate([search.non_mated_distances for search in searches])
+
+    result = {
+        "splits": len(splits),
+        "gallery_identities": float(np.mean([search.gallery_identities for search in searches])),
+        "mated_searches": int(sum(len(search.correct) for search in searches)),
+        "non_mated_searches": len(non_mated),
     }
+    for fpir in fpir_targets:
+        key = far_key(fpir)
+        threshold = threshold_at_fpir(non_mated, fpir)
+        result[f"threshold_fpir_{key}"] = threshold
+        if threshold is None:
+            result[f"dir_fpir_{key}"] = None
+            continue
+
+        rates = np.array([np.mean(search.correct & (search.distances <= threshold)) for search in searches])
+        result[f"fpir_{key}"] = float(np.mean(non_mated <= threshold))
+        result[f"dir_fpir_{key}"] = float(rates.mean())
+        result[f"dir_fpir_{key}_std"] = float(rates.std())
+        result[f"dir_fpir_{key}_min"] = float(rates.min())
+        result[f"dir_fpir_{key}_max"] = float(rates.max())
+
+    result["curve"] = _dir_fpir_curve(searches, non_mated)
+    return result
+
+
+class _SplitSearches(typing.NamedTuple):
+    """Rank-1 results of one split's searches.
+
+    Attributes:
+        correct: bool array (M,), whether each mated search's rank-1
+            candidate is the right identity.
+        distances: float array (M,), the distance of that candidate.
+        non_mated_distances: float array (N,), the rank-1 distance of each
+            non-mated search.
+        gallery_identities: the number of enrolled identities.
+    """
+
+    correct: np.ndarray
+    distances: np.ndarray
+    non_mated_distances: np.ndarray
+    gallery_identities: int
+
+
+def _search_split(index, split, mode):
+    """Check one split and run its searches; returns `_SplitSearches`."""
+    enrolled = np.unique(np.asarray(split.gallery_labels))
+    mated_labels = np.asarray(split.mated_labels)
+    non_mated_labels = np.asarray(split.non_mated_labels)
+    if len(mated_labels) == 0 or len(non_mated_labels) == 0:
+        raise InvalidInputError(
+            f"Open-set split {index} needs mated and non-mated searches. Received "
+            f"{len(mated_labels)} mated and {len(non_mated_labels)} non-mated probes."
+        )
+    for probes, labels, kind in (
+        (split.mated_probes, mated_labels, "mated"),
+        (split.non_mated_probes, non_mated_labels, "non-mated"),
+    ):
+        if len(probes) != len(labels):
+            raise InvalidInputError(
+                f"Open-set split {index}: expected one label per {kind} probe. "
+                f"Received {len(probes)} probes and {len(labels)} labels."
+            )
+    not_enrolled = sorted(set(mated_labels.tolist()) - set(enrolled.tolist()))
+    if not_enrolled:
+        raise InvalidInputError(
+            f"Open-set split {index}: every mated probe's identity must be enrolled. "
+            f"Not enrolled: {not_enrolled}."
+        )
+    enrolled_non_mated = sorted(set(non_mated_labels.tolist()) & set(enrolled.tolist()))
+    if enrolled_non_mated:
+        raise InvalidInputError(
+            f"Open-set split {index}: non-mated probes must be of identities that are not enrolled. "
+            f"Enrolled: {enrolled_non_mated}. Remove them from the gallery or from the non-mated probes."
+        )
+
+    identities, distances = rank_1_search(split.gallery, split.gallery_labels, split.mated_probes, mode)
+    _, non_mated_distances = rank_1_search(split.gallery, split.gallery_labels, split.non_mated_probes, mode)
+    return _SplitSearches(identities == mated_labels, distances, non_mated_distances, len(enrolled))
+
+
+def _dir_fpir_curve(searches, non_mated):
+    """Return the pooled DIR and FPIR at every distance that changes one of them."""
+    correct = np.concatenate([search.distances[search.correct] for search in searches])
+    mated = sum(len(search.correct) for search in searches)
+    thresholds = np.unique(np.concatenate([correct, non_mated]))
+    fpir = np.searchsorted(np.sort(non_mated), thresholds, side="right") / len(non_mated)
+    dir_ = np.searchsorted(np.sort(correct), thresholds, side="right") / mated
+    return {"fpir": np.concatenate([[0.0], fpir]), "dir": np.concatenate([[0.0], dir_])}
 
 
 def clustering(embeddings, labels, seed=0):

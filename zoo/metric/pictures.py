@@ -1,4 +1,4 @@
-"""Figures of an embedding: 2-D projection, ROC curves, distance histograms.
+"""Figures of an embedding: 2-D projection, ROC and DIR-FPIR curves, distance histograms.
 
 Each function returns a matplotlib figure drawn with the Agg backend; the
 caller saves it (for example `RunFolder.save_figure`).
@@ -54,6 +54,39 @@ def roc_figure(curves):
     axes.set_xlabel("false accept rate")
     axes.set_ylabel("true accept rate")
     axes.set_title("Verification on held-out identities")
+    axes.legend(loc="lower right")
+    axes.grid(True, which="both", alpha=0.3)
+    return figure
+
+
+def dir_fpir_figure(curves, fpir_target=None):
+    """Plot open-set DIR against FPIR on a logarithmic FPIR axis.
+
+    Args:
+        curves: a dict from curve name to `(fpir, dir, non_mated_searches,
+            operating_point)`: arrays of the same length, the number of
+            non-mated searches, and `(fpir, dir)` of the reported threshold
+            to mark with a dot, or None.
+        fpir_target: an FPIR to mark with a vertical line, or None.
+    """
+    figure, axes = plt.subplots(figsize=(6, 5))
+    smallest = 1.0
+    for name, (fpir, dir_, searches, operating_point) in curves.items():
+        # The log axis cannot show FPIR 0, so such points are drawn at half
+        # the smallest FPIR that the non-mated searches can measure.
+        floor = 0.5 / max(searches, 1)
+        smallest = min(smallest, floor)
+        line, = axes.step(np.maximum(fpir, floor), dir_, where="post", label=name)
+        if operating_point is not None and None not in operating_point:
+            axes.plot(max(operating_point[0], floor), operating_point[1], "o", color=line.get_color())
+    if fpir_target is not None:
+        axes.axvline(fpir_target, color="black", linestyle="--", label=f"FPIR {fpir_target:g} (dots: reported DIR)")
+    axes.set_xscale("log")
+    axes.set_xlim(smallest, 1.0)
+    axes.set_ylim(0.0, 1.01)
+    axes.set_xlabel("false positive identification rate (FPIR)")
+    axes.set_ylabel("detection and identification rate (DIR)")
+    axes.set_title("Open-set identification on held-out identities")
     axes.legend(loc="lower right")
     axes.grid(True, which="both", alpha=0.3)
     return figure
