@@ -52,7 +52,8 @@ def train(name, overrides=None, out_dir=None, evaluate=True, distribute=None, mi
             batch over all local devices (JAX and TensorFlow). The batch
             size must be a multiple of the number of devices.
         mixed_precision: None for float32, or "bfloat16" / "float16" to
-            compute in 16 bits with float32 variables.
+            compute in 16 bits with float32 variables. Under float16 each
+            update phase's optimizer gets its own dynamic loss scale.
 
     Raises:
         InvalidConfigError: an unknown recipe, setting, distribution or
@@ -137,13 +138,6 @@ def check_scaling(distribute, mixed_precision):
         raise InvalidConfigError(
             f"Unknown mixed precision {mixed_precision!r}. Expected one of "
             f"{sorted(MIXED_PRECISION_POLICIES)} or none."
-        )
-    if mixed_precision == "float16":
-        # TODO: float16 needs loss scaling per update phase; Keras wraps the whole
-        # PhaseOptimizer in a LossScaleOptimizer, which the phase steps cannot use.
-        raise InvalidConfigError(
-            "--mixed-precision float16 is not supported yet: it needs loss scaling in each "
-            "update phase. Use --mixed-precision bfloat16, which needs no loss scaling."
         )
 
 

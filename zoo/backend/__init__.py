@@ -111,6 +111,18 @@ def update_trackers(model, phase_logs, total_loss):
     return {metric.name: metric.result() for metric in model.metrics}
 
 
+def scale_loss(optimizer, loss):
+    """Return a phase loss in float32, multiplied by its optimizer's loss scale.
+
+    Under `mixed_float16` the optimizer is a `LossScaleOptimizer`, whose
+    `apply` divides the gradients by the same dynamic scale. The product is
+    taken in float32 because a float16 loss of 2 times the initial scale
+    2**15 already exceeds float16's maximum of 65504. Other optimizers
+    return the loss unchanged.
+    """
+    return optimizer.scale_loss(keras.ops.cast(loss, "float32"))
+
+
 def check_loss(phase, loss):
     """Reject a loss that is not a scalar, naming the phase."""
     shape = tuple(getattr(loss, "shape", ()))

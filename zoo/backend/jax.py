@@ -12,7 +12,7 @@ phase's own variables.
 import jax
 import keras
 
-from zoo.backend import batch_slices, check_loss, update_trackers
+from zoo.backend import batch_slices, check_loss, scale_loss, update_trackers
 
 
 def train_step(model, state, data):
@@ -71,28 +71,42 @@ def _update_phase(model, scope, phase, optimizer, data_slice):
         if id(variable) not in phase_ids
     ]
     other_values = [scope.get_current_value(variable) for variable in others]
+    optimizer_values = [scope.get_current_value(variable) for variable in optimizer.variables]
     non_trainable = model.non_trainable_variables
 
     def compute_loss(phase_values):
         mapping = list(zip(variables, phase_values))
         mapping += list(zip(others, other_values))
+        mapping += list(zip(optimizer.variables, optimizer_values))
         with keras.StatelessScope(state_mapping=mapping) as loss_scope:
             loss, phase_logs = phase.loss_fn(data_slice, training=True)
-        check_loss(phase, loss)
+            check_loss(phase, loss)
+            # A LossScaleOptimizer (mixed_float16) reads its dynamic scale
+            # here and divides the gradients by it in stateless_apply.
+            scaled_loss = scale_loss(optimizer, loss)
         updated = [loss_scope.get_current_value(v) for v in non_trainable]
-        return loss, (phase_logs, updated)
+        return scaled_loss, (loss, phase_logs, updated)
 
     # Compute the gradient of the phase loss.
     phase_values = [scope.get_current_value(variable) for variable in variables]
     grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
-    (loss, (phase_logs, updated)), gradients = grad_fn(phase_values)
+    (_, (loss, phase_logs, updated)), gradients = grad_fn(phase_values)
 
     # Keep the BatchNorm statistics and seed states the loss advanced.
     for variable, value in zip(non_trainable, updated):
         variable.assign(value)
 
-    # Apply the update; the outer scope records the new values.
-    optimizer.apply(gradients, variables)
+    # Apply the update statelessly: LossScaleOptimizer's stateful `apply`
+    # branches with `ops.cond` on variable assignments, which JAX cannot
+    # trace. PhaseOptimizer built this optimizer on `variables` in this
+    # order. The outer scope records the new values.
+    new_values, new_optimizer_values = optimizer.stateless_apply(
+        optimizer_values, gradients, phase_values
+    )
+    for variable, value in zip(variables, new_values):
+        variable.assign(value)
+    for variable, value in zip(optimizer.variables, new_optimizer_values):
+        variable.assign(value)
     return loss, phase_logs
 
 

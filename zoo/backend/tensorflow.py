@@ -6,6 +6,11 @@ gradients of all replicas. Each phase loss is therefore divided by the
 number of replicas before differentiation, so the applied gradient is the
 mean over replicas, as in Keras's own `compute_loss`.
 
+Each phase loss is also multiplied by its optimizer's loss scale before
+differentiation (`zoo.backend.scale_loss`): under `mixed_float16` that
+optimizer is a `LossScaleOptimizer`, which divides the gradients by the
+same scale and skips a step whose gradients are not finite.
+
 NOTE: everything inside a phase loss still sees only the replica's share:
 BatchNorm batch statistics, in-batch triplet mining and the `repeats`
 slices. Data-parallel training under JAX keeps whole-batch semantics.
@@ -13,7 +18,7 @@ slices. Data-parallel training under JAX keeps whole-batch semantics.
 
 import tensorflow as tf
 
-from zoo.backend import batch_slices, check_loss, update_trackers
+from zoo.backend import batch_slices, check_loss, scale_loss, update_trackers
 
 
 def train_step(model, data):
@@ -28,9 +33,9 @@ def train_step(model, data):
         for data_slice in batch_slices(data, phase.repeats):
             with tf.GradientTape() as tape:
                 loss, phase_logs = phase.loss_fn(data_slice, training=True)
-                replica_loss = _replica_share(loss, replicas)
+                scaled_loss = scale_loss(optimizer, _replica_share(loss, replicas))
             check_loss(phase, loss)
-            gradients = tape.gradient(replica_loss, variables)
+            gradients = tape.gradient(scaled_loss, variables)
             optimizer.apply(gradients, variables)
 
         logs.update(phase_logs)

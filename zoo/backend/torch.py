@@ -2,7 +2,7 @@
 
 import torch
 
-from zoo.backend import batch_slices, check_loss, update_trackers
+from zoo.backend import batch_slices, check_loss, scale_loss, update_trackers
 
 
 def train_step(model, data):
@@ -19,7 +19,7 @@ def train_step(model, data):
             model.zero_grad(set_to_none=True)
             loss, phase_logs = phase.loss_fn(data_slice, training=True)
             check_loss(phase, loss)
-            loss.backward()
+            scale_loss(optimizer, loss).backward()
             gradients = [variable.value.grad for variable in variables]
             with torch.no_grad():
                 optimizer.apply(gradients, variables)

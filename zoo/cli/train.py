@@ -29,7 +29,8 @@ def _parse_settings(settings):
               help="Split each batch over all local devices (jax, tensorflow; "
                    "under torch use torchrun with DistributedDataParallel).")
 @click.option("--mixed-precision", type=click.Choice(["bfloat16", "float16"]), default=None,
-              help="Compute in 16 bits with float32 variables. Default: float32.")
+              help="Compute in 16 bits with float32 variables; float16 adds a dynamic "
+                   "loss scale per update phase. Default: float32.")
 def train(recipe, out_dir, epochs, settings, no_evaluate, distribute, mixed_precision):
     """Train RECIPE (see `zoo list`) and write a run folder."""
     from recipes import runner

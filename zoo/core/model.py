@@ -75,13 +75,18 @@ class PhaseModel(keras.Model):
         metrics.extend(self.phase_trackers)
         return metrics
 
-    def compile(self, optimizer=None, **kwargs):
+    def compile(self, optimizer=None, auto_scale_loss=True, **kwargs):
         """Configure the model for training.
 
         Args:
             optimizer: a dict from phase name to optimizer (names or
                 instances), a `PhaseOptimizer`, a single optimizer for a
                 one-phase model, or `None` for `default_optimizers()`.
+            auto_scale_loss: under the `mixed_float16` dtype policy, wrap
+                each phase's optimizer in a `LossScaleOptimizer` (see
+                `PhaseOptimizer.with_loss_scaling`). Keras's own wrapping of
+                the whole `PhaseOptimizer` is always turned off, because the
+                phase steps need one loss scale per phase.
             **kwargs: passed to `keras.Model.compile` (`jit_compile`,
                 `run_eagerly`, `steps_per_execution`). A `loss` or `metrics`
                 argument is rejected because the phases define the losses.
@@ -96,8 +101,10 @@ class PhaseModel(keras.Model):
             kwargs.pop(argument, None)
 
         optimizer = self._as_phase_optimizer(optimizer)
+        if auto_scale_loss and self.dtype_policy.name == "mixed_float16":
+            optimizer = optimizer.with_loss_scaling()
         optimizer.assign_phases(self.update_phases())
-        super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer=optimizer, auto_scale_loss=False, **kwargs)
 
         # Build every phase's optimizer now, outside any traced function:
         # TensorFlow would otherwise build them lazily inside `tf.function`.

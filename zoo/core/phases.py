@@ -85,10 +85,57 @@ class PhaseOptimizer(keras.optimizers.MultiOptimizer):
         self._phase_optimizers = dict(optimizers)
         self._inner_optimizers = list(optimizers.values())
         self._variable_phase = None
+        self._variable_position = None
 
     @property
     def optimizers_by_phase(self):
         return dict(self._phase_optimizers)
+
+    @property
+    def loss_scaled(self):
+        """Whether every phase optimizer is a `LossScaleOptimizer`."""
+        return all(
+            isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+            for optimizer in self._phase_optimizers.values()
+        )
+
+    def with_loss_scaling(self):
+        """Return a copy whose phase optimizers each scale their phase loss.
+
+        float16 gradients underflow to zero below about 6e-8, so under the
+        `mixed_float16` policy each phase's optimizer becomes a
+        `keras.optimizers.LossScaleOptimizer`. The backend steps multiply
+        the phase loss by that optimizer's dynamic scale before
+        differentiating, and the optimizer divides the gradients by it.
+        A step with a non-finite gradient is skipped and halves that
+        phase's scale, so the discriminator of a GAN can lower its scale
+        without touching the generator's.
+
+        Returns:
+            A new, unbuilt `PhaseOptimizer`, or this one when every phase
+            optimizer is already a `LossScaleOptimizer`.
+
+        Raises:
+            InvalidConfigError: this optimizer is already built, so its
+                variables could not be rebuilt inside the wrappers.
+        """
+        if self.loss_scaled:
+            return self
+        if self.built:
+            raise InvalidConfigError(
+                "PhaseOptimizer was already built without loss scaling, so it "
+                "cannot be wrapped for the mixed_float16 policy. Compile with "
+                "a new optimizer, or pass PhaseOptimizer({phase: "
+                "keras.optimizers.LossScaleOptimizer(optimizer), ...})."
+            )
+        optimizers = {}
+        for phase_name, optimizer in self._phase_optimizers.items():
+            if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(
+                    optimizer, name=f"{phase_name}_loss_scale_optimizer"
+                )
+            optimizers[phase_name] = optimizer
+        return PhaseOptimizer(optimizers, name=self.name)
 
     def assign_phases(self, phases):
         """Record which phase updates which variable, before `build`.
@@ -105,8 +152,10 @@ class PhaseOptimizer(keras.optimizers.MultiOptimizer):
                 "compile(optimizer={'generator': ..., 'discriminator': ...})."
             )
         self._variable_phase = {}
+        self._variable_position = {}
         for phase in phases:
-            for variable in phase.variables():
+            for position, variable in enumerate(phase.variables()):
+                self._variable_position[id(variable)] = position
                 owner = self._variable_phase.get(id(variable))
                 if owner is not None and owner != phase.name:
                     raise InvalidConfigError(
@@ -115,6 +164,35 @@ class PhaseOptimizer(keras.optimizers.MultiOptimizer):
                         "needs exactly one phase."
                     )
                 self._variable_phase[id(variable)] = phase.name
+
+    def build(self, var_list):
+        """Create the variables of every phase optimizer.
+
+        `MultiOptimizer.build` rejects `LossScaleOptimizer` members, but
+        float16 training needs one loss scale per phase, so the variables
+        are grouped here instead. Each phase optimizer is built on its
+        variables in the order `UpdatePhase.variables()` returns them: the
+        JAX step passes values to `stateless_apply` in that order.
+
+        Args:
+            var_list: the model's trainable variables.
+        """
+        if self.built:
+            return
+        self._var_to_optimizer_idx = {}
+        self._trainable_variables_indices = {}
+        grouped = [[] for _ in self._inner_optimizers]
+        for index, variable in enumerate(var_list):
+            optimizer_index = self._inner_optimizers.index(self._select_optimizer(variable))
+            self._var_to_optimizer_idx[self._var_key(variable)] = optimizer_index
+            self._trainable_variables_indices[self._var_key(variable)] = index
+            grouped[optimizer_index].append(variable)
+
+        for optimizer, variables in zip(self._inner_optimizers, grouped):
+            if variables:
+                variables.sort(key=lambda variable: self._variable_position[id(variable)])
+                optimizer.build(variables)
+        super(keras.optimizers.MultiOptimizer, self).build(var_list)
 
     def _select_optimizer(self, variable):
         if self._variable_phase is None:

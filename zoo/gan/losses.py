@@ -2,7 +2,9 @@
 
 With D(x) = sigmoid(l), the log-probabilities are written with softplus:
 log D(x) = -softplus(-l) and log(1 - D(x)) = -softplus(l). Neither form
-overflows or takes the log of zero for large |l|.
+overflows or takes the log of zero for large |l|. Under a 16-bit policy the
+logits arrive in float16 or bfloat16; every loss casts them to float32 first
+so that the softplus and the mean keep full precision.
 """
 
 from keras import ops
@@ -22,6 +24,7 @@ def binary_cross_entropy_with_logits(logits, target):
     Returns:
         A scalar tensor.
     """
+    logits = ops.cast(logits, "float32")
     per_item = target * ops.softplus(-logits) + (1.0 - target) * ops.softplus(logits)
     return ops.mean(per_item)
 
@@ -59,6 +62,7 @@ def generator_loss(fake_logits, form="non_saturating"):
     Raises:
         InvalidConfigError: when `form` is not one of `GENERATOR_LOSSES`.
     """
+    fake_logits = ops.cast(fake_logits, "float32")
     if form == "minimax":
         return -ops.mean(ops.softplus(fake_logits))
     if form == "non_saturating":

@@ -289,7 +289,9 @@ class NoiseInjection(keras.layers.Layer):
             noise = keras.random.normal((shape[0], shape[1], shape[2], 1), seed=self.seed_generator)
         else:
             noise = self.fixed_noise[None]
-        return inputs + noise * self.strength
+        # The noise and strength are float32 variables or draws; under a
+        # float16 policy TensorFlow refuses to add them to float16 inputs.
+        return inputs + ops.cast(noise * self.strength, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -407,11 +409,15 @@ class Truncation(keras.layers.Layer):
 
     def call(self, inputs):
         w, psi = inputs
-        return self.w_avg + psi * (w - self.w_avg)
+
+        # w_avg stays a float32 variable under a 16-bit policy, where w and
+        # psi arrive in the compute dtype.
+        w_avg = ops.cast(self.w_avg, w.dtype)
+        return w_avg + ops.cast(psi, w.dtype) * (w - w_avg)
 
     def track(self, w, beta):
         """Move w_avg towards the batch mean of w (N, w_dim): w_avg = mean + beta * (w_avg - mean)."""
-        batch_mean = ops.mean(ops.stop_gradient(ops.convert_to_tensor(w)), axis=0)
+        batch_mean = ops.mean(ops.cast(ops.stop_gradient(ops.convert_to_tensor(w)), "float32"), axis=0)
         self.w_avg.assign(batch_mean + beta * (self.w_avg - batch_mean))
 
     def compute_output_shape(self, input_shape):
