@@ -26,6 +26,7 @@ import numpy as np
 
 from export import onnx as onnx_export
 from export import parity
+from export.metric_change import record_metric_changes
 from export.runs import load_parts, read_run_folder, select_parts
 from zoo.errors import InvalidConfigError
 
@@ -47,6 +48,7 @@ def export_run(
     quantize=None,
     import_modules=(),
     opset=onnx_export.OPSET,
+    score_artifact=None,
 ):
     """Export the parts of a trained run and check them against Keras.
 
@@ -56,8 +58,9 @@ def export_run(
     to the float32 file. Float32 artifacts must match the Keras outputs
     within `parity.FLOAT32_TOLERANCE` (absolute) on seeded probe inputs
     at batch sizes 1 and 7; for quantized copies the differences are
-    recorded, not checked. Files are built in a temporary folder and moved
-    into place only when every check passes.
+    recorded, not checked, and so is the change in the model's own
+    metric that `score_artifact` measures. Files are built in a temporary
+    folder and moved into place only when every check passes.
 
     Args:
         run_dir: a run folder with `model.keras` and `config.json`.
@@ -74,12 +77,22 @@ def export_run(
         import_modules: extra modules that register the model's custom
             classes, imported in both processes.
         opset: the ONNX opset, 17 or newer.
+        score_artifact: with `quantize`, a function
+            `score_artifact(part, predictors) -> dict` that computes the
+            model's own metric on held-out data from the artifacts, called
+            once with the float32 artifacts and once with each quantized
+            copy in place of its part (contract in `export.metric_change`).
+            `zoo export` passes the recipe's scorer. `None` records why no
+            metric change was measured.
 
     Returns:
         The report dict, also merged into `out_dir/export_report.json`:
         `formats[format]["parts"][part]["artifacts"]` lists every
         artifact's path, size in bytes and parity deltas (maximum absolute
-        difference per output, overall and per probe batch size).
+        difference per output, overall and per probe batch size). Each
+        quantized artifact also has `metric_change`: the held-out data, and
+        per metric the float32 value, the quantized value and their change,
+        or the reason it was skipped.
 
     Raises:
         FileNotFoundError: `run_dir`, `model.keras` or `config.json` is missing.
@@ -88,6 +101,7 @@ def export_run(
         FileExistsError: an artifact exists and `overwrite` is False.
         ExportValidationError: a float32 artifact's outputs differ from Keras.
         RuntimeError: the conversion subprocess failed.
+        TypeError: `score_artifact` returned a result outside its contract.
     """
     formats = _check_arguments(format, quantize, opset)
     run_dir = pathlib.Path(run_dir)
@@ -134,6 +148,8 @@ def export_run(
                     "parts": part_reports,
                 }
             parity.raise_on_failures(failures)
+            if quantize is not None:
+                record_metric_changes(format_reports, score_artifact)
 
             for file in _artifact_files(names, formats, quantize):
                 _move_into_place(work_dir / file, out_dir / file, overwrite)

@@ -5,6 +5,13 @@ copies them to `artifacts/NAME/PART.onnx` beside a copy of the run's
 `metrics.json`. It then writes the model card `model_cards/NAME.md` and
 adds or replaces the manifest entry with each file's size and SHA-256.
 The first part is the primary one: `zoo pull NAME` returns its path.
+With `quantize`, each part's quantized copy `PART.<quantize>.onnx` is
+released too. Its file entry follows the float32 files and carries the
+change in the model's own metric that the export measured. Every file
+entry has `quantize`: `None` for float32, which `zoo pull` fetches by
+default, else the quantization. Copies of a released part that an earlier
+release left behind, such as `PART.int8.onnx` after a release without
+`quantize`, are removed once the new files and manifest are written.
 """
 
 import hashlib
@@ -44,6 +51,8 @@ def release_run(
     repo_root=".",
     license=DEFAULT_LICENSE,
     import_modules=(),
+    quantize=None,
+    score_artifact=None,
 ):
     """Export `parts` of `run_dir` and publish them as artifact `name`.
 
@@ -57,6 +66,11 @@ def release_run(
         repo_root: the checkout holding `artifacts/` and `model_cards/`.
         license: the license identifier written to the manifest and card.
         import_modules: extra modules that register custom classes.
+        quantize: `None`, or `"int8"` or `"float16"` to also release the
+            ONNX quantized copy of each part.
+        score_artifact: the scorer that `export_run` uses to measure the
+            quantized copies' metric change, for example
+            `recipes.artifact_metrics.artifact_scorer(run_dir)`.
 
     Returns:
         The manifest entry, a dict.
@@ -79,22 +93,69 @@ def release_run(
 
     # Export and check the parts in a scratch folder.
     with tempfile.TemporaryDirectory(prefix="zoo-release-") as scratch:
-        report = export_run(run_dir, "onnx", parts=list(parts), out_dir=scratch, import_modules=import_modules)
+        report = export_run(
+            run_dir, "onnx", parts=list(parts), out_dir=scratch, import_modules=import_modules,
+            quantize=quantize, score_artifact=score_artifact,
+        )
         artifact_dir.mkdir(parents=True, exist_ok=True)
         for part in parts:
-            with io.atomic_path(artifact_dir / f"{part}.onnx") as temporary:
-                shutil.copyfile(pathlib.Path(scratch) / f"{part}.onnx", temporary)
+            for file_name in _part_files(part, quantize):
+                with io.atomic_path(artifact_dir / file_name) as temporary:
+                    shutil.copyfile(pathlib.Path(scratch) / file_name, temporary)
     io.write_json(artifact_dir / "metrics.json", metrics)
 
     entry = _manifest_entry(name, parts, description, artifact_dir, metrics, report, license)
+    if quantize is not None:
+        entry["files"] += _quantized_files(name, parts, artifact_dir, report, quantize)
 
     # The card reads the run folder; its pictures go beside it.
     card_path = repo_root / "model_cards" / f"{name}.md"
     card_task = CARD_TASKS.get(entry["task"], entry["task"])
     write_card(run_dir, name, out_path=card_path, task=card_task, license=license)
     _update_manifest(repo_root / "artifacts" / "manifest.json", entry)
+    _remove_stale_files(artifact_dir, parts, quantize)
     logger.info("Released %s into %s with the card %s", name, artifact_dir, card_path)
     return entry
+
+
+def _part_files(part, quantize):
+    """Return the file names of a part in the artifact folder, float32 first."""
+    return [f"{part}.onnx"] + ([f"{part}.{quantize}.onnx"] if quantize is not None else [])
+
+
+def _remove_stale_files(artifact_dir, parts, quantize):
+    """Delete the quantized copies `PART.<quantization>.onnx` of `parts` that this release did not write.
+
+    Called after the new files and the manifest are in place, so the
+    manifest never lists a deleted file.
+    """
+    from export.onnx import QUANTIZATIONS
+
+    for part in parts:
+        released = set(_part_files(part, quantize))
+        for quantization in QUANTIZATIONS:
+            path = artifact_dir / f"{part}.{quantization}.onnx"
+            if path.name not in released and path.is_file():
+                logger.info("Removing %s, which an earlier release of this part left behind", path)
+                path.unlink()
+
+
+def _quantized_files(name, parts, artifact_dir, report, quantize):
+    """Return the manifest file entries of the quantized copies, with their metric change."""
+    files = []
+    for part in parts:
+        model_file = artifact_dir / f"{part}.{quantize}.onnx"
+        quantized = report["formats"]["onnx"]["parts"][part]["artifacts"][1]
+        files.append(
+            {
+                "path": f"{name}/{model_file.name}",
+                "sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
+                "size": model_file.stat().st_size,
+                "quantize": quantize,
+                "metric_change": quantized["metric_change"],
+            }
+        )
+    return files
 
 
 def _manifest_entry(name, parts, description, artifact_dir, metrics, report, license):
@@ -110,6 +171,7 @@ def _manifest_entry(name, parts, description, artifact_dir, metrics, report, lic
                 "path": f"{name}/{part}.onnx",
                 "sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
                 "size": model_file.stat().st_size,
+                "quantize": None,
             }
         )
 
@@ -139,10 +201,13 @@ def _describe(value):
 
 
 def _max_difference(report):
-    """Return the largest parity difference recorded in an export report."""
+    """Return the largest parity difference of the float32 artifacts in an export report."""
     differences = []
 
     def visit(node):
+        if isinstance(node, dict) and "parity" in node and node.get("quantize") is not None:
+            # Quantized copies are not held to the float32 tolerance.
+            return
         if isinstance(node, dict):
             for key, value in node.items():
                 if key == "max_abs_diff" and isinstance(value, dict):

@@ -31,6 +31,7 @@ from serving.hub import (
     DownloadError,
     ManifestError,
     UnknownArtifactError,
+    UnknownVariantError,
     load,
     pull,
     read_manifest,
@@ -38,6 +39,7 @@ from serving.hub import (
 )
 from serving.images import prepare_images, read_image
 from serving.runtime import OnnxModel, TensorInfo, create_session, default_providers
+from serving.stylegan import StyleGenerator, load_generator
 
 __all__ = [
     "ChecksumMismatchError",
@@ -57,15 +59,18 @@ __all__ = [
     "ModelNotFoundError",
     "OnnxModel",
     "ServingError",
+    "StyleGenerator",
     "TensorInfo",
     "Translator",
     "UnknownArtifactError",
+    "UnknownVariantError",
     "VerifyResult",
     "create_session",
     "default_providers",
     "euclidean_distances",
     "interpolate_latents",
     "load",
+    "load_generator",
     "make_grid",
     "prepare_images",
     "pull",

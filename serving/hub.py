@@ -5,7 +5,10 @@ A manifest (`artifacts/manifest.json` in a checkout, or the URL in
 
     {"schema_version": 1, "artifacts": [{
         "name": "face-embedder-orl", "task": "embedder", "description": "...",
-        "files": [{"path": "face-embedder-orl/model.onnx", "sha256": "...", "size": 123}],
+        "files": [{"path": "face-embedder-orl/embedder.onnx", "sha256": "...", "size": 123,
+                   "quantize": null},
+                  {"path": "face-embedder-orl/embedder.int8.onnx", "sha256": "...", "size": 45,
+                   "quantize": "int8"}],
         "inputs": [{"name": "images", "shape": [null, 112, 92, 1], "dtype": "float32"}],
         "outputs": [...], "metrics": {...}, "license": "apache-2.0",
         "model_card": "model_cards/face-embedder-orl.md", "url": "https://host/base/"}]}
@@ -15,6 +18,11 @@ Each file is fetched from `url + path`, where `url` is an http(s) URL, a
 defaults to the manifest's own folder. `pull` stores the files under
 `$ZOO_HOME/artifacts/<name>/` (default `~/.cache/beyond-zoo`) and checks the
 size and SHA-256 of each one. Only the standard library is used for HTTP.
+
+Each file belongs to one variant, named by its `quantize`: `null` (or no
+key) for the float32 files, or the quantization of a copy made by
+`zoo release --quantize`, such as `"int8"`. `pull` fetches the float32
+variant unless a caller requests another one.
 """
 
 import dataclasses
@@ -68,6 +76,10 @@ class ChecksumMismatchError(CorruptFileError):
     """A fetched file's size or SHA-256 differs from the manifest."""
 
 
+class UnknownVariantError(ServingError, LookupError):
+    """The requested quantized variant is not among an artifact's files."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ArtifactFile:
     """One file of an artifact.
@@ -77,11 +89,14 @@ class ArtifactFile:
             for example `"face-embedder-orl/model.onnx"`.
         sha256: lower-case hex SHA-256 of the file's bytes.
         size: the file's size in bytes.
+        quantize: `None` for a float32 file, else the quantization of a
+            copy, for example `"int8"`.
     """
 
     path: str
     sha256: str
     size: int
+    quantize: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +107,8 @@ class Artifact:
         name: the name passed to `pull` and `load`.
         task: the `zoo_task` of its model (embedder, encoder, decoder, ...).
         description: one line for `zoo pull --list`.
-        files: the `ArtifactFile`s to fetch; the first `.onnx` one is the model.
+        files: the `ArtifactFile`s of every variant. In each variant, the
+            first `.onnx` file is the model.
         inputs, outputs: `{"name", "shape", "dtype"}` dicts of the model.
         metrics: the headline metrics, a dict of numbers (possibly nested).
         license: an SPDX-style license id.
@@ -113,16 +129,48 @@ class Artifact:
 
     @property
     def size(self):
-        """Total size of the artifact's files in bytes."""
-        return sum(file.size for file in self.files)
+        """Total size of the float32 files in bytes, which `pull` fetches by default."""
+        return sum(file.size for file in self.files if file.quantize is None)
+
+    @property
+    def variants(self):
+        """The `quantize` values of the files, in manifest order, where `None` means float32."""
+        return tuple(dict.fromkeys(file.quantize for file in self.files))
+
+    def variant_files(self, quantize=None):
+        """Return the files of one variant.
+
+        Args:
+            quantize: `None` or `"float32"` for the float32 files, else a
+                quantization such as `"int8"`.
+
+        Raises:
+            UnknownVariantError: no file has this `quantize`.
+        """
+        if quantize == "float32":
+            quantize = None
+        files = tuple(file for file in self.files if file.quantize == quantize)
+        if not files:
+            available = ", ".join(describe_variant(variant) for variant in self.variants)
+            requested = describe_variant(quantize)
+            raise UnknownVariantError(
+                f"The artifact '{self.name}' has no {requested} files. Available variants: {available}. "
+                "Pass one of them as quantize (`zoo pull NAME --quantize VARIANT`), or none for float32."
+            )
+        return files
+
+    def model_file_of(self, quantize=None):
+        """Return the file `pull` returns for a variant: its first `.onnx` file, else its first file."""
+        files = self.variant_files(quantize)
+        for file in files:
+            if file.path.endswith(".onnx"):
+                return file
+        return files[0]
 
     @property
     def model_file(self):
-        """The file `pull` returns: the first `.onnx` file, else the first file."""
-        for file in self.files:
-            if file.path.endswith(".onnx"):
-                return file
-        return self.files[0]
+        """The model file of the float32 variant."""
+        return self.model_file_of(None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +199,11 @@ class Manifest:
                 f"No artifact named '{name}' in the manifest {self.source}. Known names: {known}."
             )
         return self.artifacts[name]
+
+
+def describe_variant(quantize):
+    """Return the name of a variant for messages: `"float32"` for `None`, else `quantize`."""
+    return "float32" if quantize is None else quantize
 
 
 def check_artifact_name(name):
@@ -353,6 +406,12 @@ def _parse_file(item, where):
     if not isinstance(item, dict) or not {"path", "sha256", "size"} <= set(item):
         raise ManifestError(f"{where} must be an object with 'path', 'sha256' and 'size'.")
     path, sha256, size = item["path"], str(item["sha256"]).lower(), item["size"]
+    quantize = item.get("quantize")
+    if quantize is not None and (not isinstance(quantize, str) or not quantize or quantize == "float32"):
+        raise ManifestError(
+            f"{where} has quantize {quantize!r}. Expected null for a float32 file, or a quantization "
+            "name such as \"int8\"."
+        )
     parts = str(path).split("/")
     if not path or "\\" in path or path.startswith("/") or any(part in ("", ".", "..") for part in parts):
         raise ManifestError(f"{where} has path {path!r}; expected a relative POSIX path without '..'.")
@@ -360,7 +419,7 @@ def _parse_file(item, where):
         raise ManifestError(f"{where} has sha256 {item['sha256']!r}; expected 64 hex digits.")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ManifestError(f"{where} has size {size!r}; expected a non-negative integer of bytes.")
-    return ArtifactFile(path=path, sha256=sha256, size=size)
+    return ArtifactFile(path=path, sha256=sha256, size=size, quantize=quantize)
 
 
 def _cache_relative(artifact, file):
@@ -566,8 +625,9 @@ def pull(
     retries=4,
     backoff=0.5,
     timeout=30.0,
+    quantize=None,
 ):
-    """Fetch an artifact into the cache, unless a verified copy is there already.
+    """Fetch one variant of an artifact into the cache, unless a verified copy is there already.
 
     A cached file whose SHA-256 matches the manifest is used without any
     network access. Otherwise the file is fetched into `<file>.part`
@@ -588,13 +648,17 @@ def pull(
         retries: attempts after the first one for each file.
         backoff: seconds before the first retry, doubled for each later one.
         timeout: seconds to wait for a server's response.
+        quantize: the variant to fetch: `None` (the default) for the
+            float32 files, or a quantization listed in the manifest, such
+            as `"int8"`. Only that variant's files are fetched.
 
     Returns:
-        The local path of the artifact's model file (its first `.onnx` file).
+        The local path of the variant's model file (its first `.onnx` file).
 
     Raises:
         InvalidInputError: `name` contains a path separator or `..`.
         UnknownArtifactError: the manifest has no such artifact.
+        UnknownVariantError: the artifact has no files of variant `quantize`.
         ManifestError: the manifest cannot be read.
         DownloadError: a file could not be fetched after every retry.
         ChecksumMismatchError: a fetched file's size or SHA-256 is wrong.
@@ -603,10 +667,11 @@ def pull(
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest, cache_dir=cache_dir, timeout=timeout)
     artifact = manifest.get(name)
+    files = artifact.variant_files(quantize)
     folder = artifact_dir(name, cache_dir)
     base = str(mirror) if mirror is not None else artifact.base_url
 
-    for file in artifact.files:
+    for file in files:
         final = folder.joinpath(*_cache_relative(artifact, file).split("/"))
         if _is_verified(final, file):
             logger.debug("Using the cached %s.", final)
@@ -617,7 +682,7 @@ def pull(
         logger.info("Fetching %s to %s.", url, final)
         _fetch_file(url, final, file, file.path, progress, retries, backoff, timeout)
 
-    return folder.joinpath(*_cache_relative(artifact, artifact.model_file).split("/"))
+    return folder.joinpath(*_cache_relative(artifact, artifact.model_file_of(quantize)).split("/"))
 
 
 def _looks_like_path(model):
@@ -626,45 +691,59 @@ def _looks_like_path(model):
     return any(separator in text for separator in separators) or text.endswith(".onnx") or text.startswith(".")
 
 
-def resolve(model, mirror=None, cache_dir=None, manifest=None, progress=True):
+def resolve(model, mirror=None, cache_dir=None, manifest=None, progress=True, quantize=None):
     """Return the local `.onnx` path for a path or an artifact name.
 
     An existing file, or anything that looks like a path (a separator, a
     leading dot or an `.onnx` suffix), is returned as it is. Anything else
-    is an artifact name and is pulled into the cache.
+    is an artifact name and its variant `quantize` is pulled into the cache.
 
     Raises:
+        InvalidInputError: `quantize` is given with a path, which has no variants.
         UnknownArtifactError: `model` is neither a file nor an artifact name.
-        ManifestError, DownloadError, ChecksumMismatchError: see `pull`.
+        ManifestError, DownloadError, ChecksumMismatchError, UnknownVariantError: see `pull`.
     """
     path = pathlib.Path(model)
     if path.exists() or _looks_like_path(model):
+        if quantize is not None:
+            raise InvalidInputError(
+                f"quantize={quantize!r} selects a variant of an artifact name, but {model} is a path. "
+                "Pass the quantized file's path without quantize, or an artifact name."
+            )
         return path
     try:
-        return pull(model, mirror=mirror, cache_dir=cache_dir, progress=progress, manifest=manifest)
+        return pull(
+            model, mirror=mirror, cache_dir=cache_dir, progress=progress, manifest=manifest, quantize=quantize
+        )
     except UnknownArtifactError as error:
         raise UnknownArtifactError(f"'{model}' is not an existing file. {error}") from error
 
 
-def load(name_or_path, mirror=None, cache_dir=None, manifest=None, progress=True, **kwargs):
+def load(name_or_path, mirror=None, cache_dir=None, manifest=None, progress=True, quantize=None, **kwargs):
     """Return the serving object for an artifact name or an `.onnx` path, pulling it if needed.
 
     Args:
         name_or_path: an artifact name from the manifest or a model path.
         mirror, cache_dir, manifest, progress: passed to `pull`.
+        quantize: with an artifact name, the variant to load, for example
+            `"int8"`; `None` loads the float32 files.
         **kwargs: passed to the wrapper, for example `providers` or `batch_size`.
 
     Returns:
-        By the model's task: an `Embedder` (embedder), a `Decoder` (decoder,
-        generator), an `Encoder` (encoder), a `Translator` (translator), or
-        an `OnnxModel` (classifier).
+        By the model's task: an `Embedder` (embedder), a `StyleGenerator`
+        (a StyleGAN generator, with a `psi` input), a `Decoder` (other
+        decoders and generators), an `Encoder` (encoder), a `Translator`
+        (translator), or an `OnnxModel` (classifier).
 
     Raises:
-        InvalidModelError: the model's task has no wrapper.
+        InvalidModelError: the model's task has no wrapper, or the file is a
+            StyleGAN mapping or synthesis part.
+        UnknownVariantError: the artifact has no files of variant `quantize`.
     """
     from serving.embedder import Embedder
     from serving.generative import Decoder, Encoder, Translator
     from serving.runtime import OnnxModel
+    from serving.stylegan import load_generator, style_part_role
 
     wrappers = {
         "embedder": Embedder,
@@ -674,10 +753,15 @@ def load(name_or_path, mirror=None, cache_dir=None, manifest=None, progress=True
         "translator": Translator,
         "classifier": OnnxModel,
     }
-    path = resolve(name_or_path, mirror=mirror, cache_dir=cache_dir, manifest=manifest, progress=progress)
+    path = resolve(
+        name_or_path, mirror=mirror, cache_dir=cache_dir, manifest=manifest, progress=progress, quantize=quantize
+    )
 
     # NOTE: reading the task of a bare path opens one extra session.
-    task = OnnxModel(path, providers=kwargs.get("providers")).task
+    onnx_model = OnnxModel(path, providers=kwargs.get("providers"))
+    task = onnx_model.task
+    if style_part_role(onnx_model) is not None:
+        return load_generator(path, **kwargs)
     if task not in wrappers:
         raise InvalidModelError(
             f"{path} has zoo_task={task!r} in its metadata; load() knows {sorted(wrappers)}. "

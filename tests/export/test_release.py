@@ -2,11 +2,13 @@
 
 import hashlib
 import json
+import shutil
 
 import pytest
 
 import fixture_models
 from export.cards import check_card
+from export import api as export_api
 from export.release import release_run
 from serving import hub
 
@@ -36,6 +38,7 @@ def test_release_writes_manifest_entry(released):
     assert entry["task"] == "embedder"
     assert entry["files"][0]["sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
     assert entry["files"][0]["size"] == model_file.stat().st_size
+    assert entry["files"][0]["quantize"] is None
     assert entry["inputs"][0]["name"] == "images"
     assert entry["inputs"][0]["shape"] == [None, *fixture_models.IMAGE_SHAPE]
     assert entry["metrics"] == {"rank_1": 0.75, "auc": 0.9125}
@@ -73,3 +76,45 @@ def test_released_artifact_pulls_by_name(released, tmp_path):
 
     assert path.name == "embedder.onnx"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["files"][0]["sha256"]
+
+
+def _reusing_export(float32_file):
+    """Return an `export_run` stand-in that copies `float32_file` instead of converting the run."""
+
+    def export_run(run_dir, format, parts, out_dir, quantize=None, **kwargs):
+        artifacts = [{"path": f"{out_dir}/embedder.onnx", "quantize": None,
+                      "parity": {"max_abs_diff": {"embeddings": 0.0}}}]
+        shutil.copyfile(float32_file, f"{out_dir}/embedder.onnx")
+        if quantize is not None:
+            shutil.copyfile(float32_file, f"{out_dir}/embedder.{quantize}.onnx")
+            artifacts.append({"path": f"{out_dir}/embedder.{quantize}.onnx", "quantize": quantize,
+                              "parity": {"max_abs_diff": {"embeddings": 0.5}},
+                              "metric_change": {"skipped": "not measured in this test"}})
+        return {"formats": {"onnx": {"quantize": quantize, "parts": {"embedder": {"artifacts": artifacts}}}}}
+
+    return export_run
+
+
+def test_release_removes_stale_quantized_copy(released, tmp_path, monkeypatch):
+    released_root, _ = released
+    monkeypatch.setattr(export_api, "export_run", _reusing_export(
+        released_root / "artifacts" / "fixture-embedder" / "embedder.onnx"
+    ))
+    run_dir = fixture_models.make_run_folder(tmp_path / "run")
+    (run_dir / "metrics.json").write_text(json.dumps(METRICS))
+    repo_root = tmp_path / "repo"
+    folder = repo_root / "artifacts" / "stale-test"
+    arguments = (run_dir, "stale-test", ["embedder"], "A test embedder.")
+
+    quantized = release_run(*arguments, repo_root=repo_root, quantize="int8")
+    # A file of another part must survive the release of this one.
+    (folder / "decoder.int8.onnx").write_bytes(b"another part")
+    plain = release_run(*arguments, repo_root=repo_root)
+    manifest = json.loads((repo_root / "artifacts" / "manifest.json").read_text())
+
+    assert [item["quantize"] for item in quantized["files"]] == [None, "int8"]
+    assert [item["path"] for item in plain["files"]] == ["stale-test/embedder.onnx"]
+    assert manifest["artifacts"][0]["files"] == plain["files"]
+    assert (folder / "embedder.onnx").is_file()
+    assert not (folder / "embedder.int8.onnx").exists()
+    assert (folder / "decoder.int8.onnx").is_file()

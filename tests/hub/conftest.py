@@ -4,6 +4,7 @@ import hashlib
 import http.server
 import json
 import re
+import shutil
 import threading
 
 import pytest
@@ -12,6 +13,8 @@ from tests.serving import tiny_models
 
 ARTIFACT = "tiny-embedder"
 FILE_PATH = f"{ARTIFACT}/model.onnx"
+# Stands in for a quantized copy: pull checks only its bytes against the manifest.
+INT8_PATH = f"{ARTIFACT}/model.int8.onnx"
 
 
 class ArtifactHandler(http.server.BaseHTTPRequestHandler):
@@ -73,8 +76,17 @@ def artifact_root(tmp_path):
     return root
 
 
-def write_manifest(path, root, url):
-    data = (root / FILE_PATH).read_bytes()
+def _file_entry(root, relative, quantize):
+    data = (root / relative).read_bytes()
+    return {"path": relative, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "quantize": quantize}
+
+
+def write_manifest(path, root, url, int8=False):
+    """Write a manifest of the tiny embedder; with `int8`, also list a copy as its int8 variant."""
+    files = [_file_entry(root, FILE_PATH, None)]
+    if int8:
+        shutil.copyfile(root / FILE_PATH, root / INT8_PATH)
+        files.append(_file_entry(root, INT8_PATH, "int8"))
     manifest = {
         "schema_version": 1,
         "artifacts": [
@@ -82,7 +94,7 @@ def write_manifest(path, root, url):
                 "name": ARTIFACT,
                 "task": "embedder",
                 "description": "An 8x8 linear embedder for tests.",
-                "files": [{"path": FILE_PATH, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}],
+                "files": files,
                 "inputs": [{"name": "images", "shape": [None, 8, 8, 1], "dtype": "float32"}],
                 "outputs": [{"name": "embeddings", "shape": [None, 6], "dtype": "float32"}],
                 "metrics": {"verification": {"roc_auc": 0.5}},
@@ -127,3 +139,9 @@ def cache_dir(tmp_path):
 def file_manifest(tmp_path, artifact_root):
     """A manifest beside no server: files come from `artifact_root` through its url."""
     return write_manifest(tmp_path / "manifest.json", artifact_root, str(artifact_root))
+
+
+@pytest.fixture
+def int8_manifest(tmp_path, artifact_root, server):
+    """A manifest served over HTTP whose artifact has a float32 and an int8 variant."""
+    return write_manifest(tmp_path / "manifest.json", artifact_root, server.url, int8=True)

@@ -22,9 +22,26 @@ def test_pull_list_shows_artifacts(runner, file_manifest):
     result = runner.invoke(main, ["pull", "--list", "--manifest", str(file_manifest)])
 
     assert result.exit_code == 0, result.output
-    name, task, size, metrics = result.output.strip().split("\t")
-    assert (name, task, metrics) == (ARTIFACT, "embedder", "verification.roc_auc=0.5")
+    name, task, size, metrics, variants = result.output.strip().split("\t")
+    assert (name, task, metrics, variants) == (ARTIFACT, "embedder", "verification.roc_auc=0.5", "float32")
     assert size.endswith("KB")
+
+
+def test_pull_command_fetches_variant(runner, int8_manifest, cache_dir):
+    from zoo.cli import main
+
+    args = ["pull", ARTIFACT, "--manifest", str(int8_manifest), "--cache-dir", str(cache_dir), "--no-progress"]
+    listed = runner.invoke(main, ["pull", "--list", "--manifest", str(int8_manifest)])
+    result = runner.invoke(main, [*args, "--quantize", "int8"])
+    missing = runner.invoke(main, [*args, "--quantize", "float16"])
+
+    expected = cache_dir / "artifacts" / ARTIFACT / "model.int8.onnx"
+    assert listed.output.strip().endswith("\tfloat32,int8")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(expected)
+    assert not (cache_dir / "artifacts" / ARTIFACT / "model.onnx").exists()
+    assert missing.exit_code == 1
+    assert "Available variants: float32, int8" in missing.output
 
 
 def test_pull_command_prints_path(runner, file_manifest, cache_dir):

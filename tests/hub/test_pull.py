@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from serving import Embedder, InvalidInputError, hub
-from tests.hub.conftest import ARTIFACT, FILE_PATH, write_manifest
+from tests.hub.conftest import ARTIFACT, FILE_PATH, INT8_PATH, write_manifest
 
 pytestmark = pytest.mark.backend_agnostic
 
@@ -208,3 +208,60 @@ def test_load_returns_embedder(file_manifest, artifact_root, cache_dir):
     assert isinstance(by_path, Embedder)
     assert embedder.path == _final(cache_dir)
     np.testing.assert_allclose(embedder.embed(images), by_path.embed(images), atol=1e-6)
+
+
+def test_pull_fetches_float32_only(int8_manifest, server, cache_dir):
+    path = _pull(int8_manifest, cache_dir)
+
+    assert path == _final(cache_dir)
+    assert server.requests == [(f"/{FILE_PATH}", None)]
+    assert not (cache_dir / "artifacts" / ARTIFACT / "model.int8.onnx").exists()
+
+
+def test_pull_quantized_variant(int8_manifest, artifact_root, server, cache_dir):
+    path = _pull(int8_manifest, cache_dir, quantize="int8")
+
+    assert path == cache_dir / "artifacts" / ARTIFACT / "model.int8.onnx"
+    assert path.read_bytes() == (artifact_root / INT8_PATH).read_bytes()
+    assert server.requests == [(f"/{INT8_PATH}", None)]
+    assert not _final(cache_dir).exists()
+
+
+def test_pull_unknown_variant_names_available(int8_manifest, server, cache_dir):
+    with pytest.raises(hub.UnknownVariantError, match="Available variants: float32, int8") as error:
+        _pull(int8_manifest, cache_dir, quantize="float16")
+
+    assert "has no float16 files" in str(error.value)
+    assert server.requests == []
+    assert not cache_dir.exists()
+
+
+def test_manifest_lists_variants(int8_manifest):
+    artifact = hub.read_manifest(int8_manifest).get(ARTIFACT)
+
+    assert artifact.variants == (None, "int8")
+    assert [file.quantize for file in artifact.files] == [None, "int8"]
+    assert artifact.size == artifact.files[0].size
+    assert artifact.model_file_of("float32") == artifact.model_file
+
+
+def test_manifest_rejects_float32_quantize(tmp_path, artifact_root):
+    manifest = write_manifest(tmp_path / "manifest.json", artifact_root, "")
+    manifest.write_text(manifest.read_text().replace('"quantize": null', '"quantize": "float32"'))
+
+    with pytest.raises(hub.ManifestError, match="Expected null for a float32 file"):
+        hub.read_manifest(manifest)
+
+
+def test_resolve_rejects_quantize_with_path(file_manifest):
+    with pytest.raises(InvalidInputError, match="is a path"):
+        hub.resolve("models/x.onnx", manifest=str(file_manifest), quantize="int8")
+
+
+def test_load_quantized_variant(int8_manifest, cache_dir):
+    embedder = hub.load(
+        ARTIFACT, manifest=str(int8_manifest), cache_dir=cache_dir, progress=False, providers=CPU, quantize="int8"
+    )
+
+    assert isinstance(embedder, Embedder)
+    assert embedder.path == cache_dir / "artifacts" / ARTIFACT / "model.int8.onnx"

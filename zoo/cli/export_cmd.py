@@ -18,7 +18,8 @@ QUANTIZATIONS = ("int8", "float16")
               help="Output folder. Default: RUN/export.")
 @click.option("--overwrite", is_flag=True, help="Replace artifacts that already exist.")
 @click.option("--quantize", type=click.Choice(QUANTIZATIONS), default=None,
-              help="Also write a quantized copy (ONNX and TFLite only) and report its output deltas.")
+              help="Also write a quantized copy (ONNX and TFLite only) and report its output deltas "
+                   "and the change in the recipe's own metric on held-out data.")
 @click.option("--import-module", "import_modules", multiple=True,
               help="Extra Python module that registers the model's custom classes. Repeat for several.")
 @click.option("--triton", "triton_dir", type=click.Path(file_okay=False, path_type=str), default=None,
@@ -26,6 +27,7 @@ QUANTIZATIONS = ("int8", "float16")
 def export_command(run, format_, parts, out_dir, overwrite, quantize, import_modules, triton_dir):
     """Export the parts of the trained run in folder RUN and check them against Keras."""
     from export import export_run, triton
+    from recipes.artifact_metrics import artifact_scorer
     from zoo.errors import ZooError
 
     if triton_dir is not None and format_ != "onnx":
@@ -40,6 +42,7 @@ def export_command(run, format_, parts, out_dir, overwrite, quantize, import_mod
             overwrite=overwrite,
             quantize=quantize,
             import_modules=import_modules,
+            score_artifact=_scorer(run, quantize, artifact_scorer),
         )
         models = []
         if triton_dir is not None:
@@ -58,6 +61,33 @@ def export_command(run, format_, parts, out_dir, overwrite, quantize, import_mod
                 click.echo(
                     f"{part_name}  {artifact['path']}  {artifact['size_bytes']} bytes  max abs diff {deltas}"
                 )
+                if "metric_change" in artifact:
+                    click.echo(f"{part_name}  {artifact['path']}  {_describe_change(artifact['metric_change'])}")
     for model_dir in models:
         click.echo(f"triton  {model_dir}")
     click.echo(f"report  {report['out_dir']}/export_report.json")
+
+
+def _scorer(run, quantize, artifact_scorer):
+    """Return the recipe's artifact scorer when a quantized copy is written, else None.
+
+    A folder without a readable config.json gets no scorer, so that
+    `export_run` raises its own error about the run folder.
+    """
+    if quantize is None:
+        return None
+    try:
+        return artifact_scorer(run)
+    except (OSError, ValueError):
+        return None
+
+
+def _describe_change(change):
+    """Format a `metric_change` report entry as one line."""
+    if "skipped" in change:
+        return f"metric change not measured: {change['skipped']}"
+    values = [
+        f"{name} {value['float32']:.6g} -> {value['quantized']:.6g} (change {value['change']:+.3g})"
+        for name, value in change["metrics"].items()
+    ]
+    return f"{', '.join(values)} on {change['data']}"

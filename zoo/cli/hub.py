@@ -45,10 +45,19 @@ def _format_metrics(metrics):
     help="Path or URL of the manifest. Default: the checkout's artifacts/manifest.json, else $ZOO_MANIFEST_URL.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not draw the progress line on stderr.")
-def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress):
+@click.option(
+    "--quantize",
+    default=None,
+    help="Fetch this variant, for example int8, instead of the float32 files. "
+    "`--list` shows each artifact's variants.",
+)
+def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress, quantize):
     """Fetch the artifact NAME into the cache, check its SHA-256 and print its model path.
 
-    A cached copy that matches the manifest is used without network access.
+    Only the float32 files are fetched, unless --quantize names another
+    variant. A cached copy that matches the manifest is used without
+    network access. `--list` prints one line per artifact: name, task,
+    float32 size, headline metrics and variants.
     """
     from serving import hub
     from serving.errors import ServingError
@@ -59,14 +68,17 @@ def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress):
             if not artifacts:
                 click.echo("The manifest lists no artifacts.")
             for artifact in artifacts.values():
+                variants = ",".join(hub.describe_variant(variant) for variant in artifact.variants)
                 click.echo(
                     f"{artifact.name}\t{artifact.task}\t{_format_size(artifact.size)}\t"
-                    f"{_format_metrics(artifact.metrics)}"
+                    f"{_format_metrics(artifact.metrics)}\t{variants}"
                 )
             return
         if not name:
             raise click.UsageError("Pass the NAME of an artifact, or --list to see them.")
-        path = hub.pull(name, mirror=mirror, cache_dir=cache_dir, progress=not no_progress, manifest=manifest)
+        path = hub.pull(
+            name, mirror=mirror, cache_dir=cache_dir, progress=not no_progress, manifest=manifest, quantize=quantize
+        )
     except ServingError as error:
         raise click.ClickException(str(error)) from error
     click.echo(str(path))
