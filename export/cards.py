@@ -19,6 +19,11 @@ from zoo import io
 from zoo.errors import CorruptFileError, InvalidConfigError
 
 CARDS_DIR = "model_cards"
+# A hand-written Markdown file in the card's folder `NAME/`, beside the
+# pictures, becomes the card section "Comparison with published results".
+# It lists figures of other work with their sources and settings, and it
+# lives beside the card (not in the ignored run folder) so that git keeps it.
+COMPARISON_FILE = "comparison.md"
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif")
 DEFAULT_LICENSE = "apache-2.0"
 
@@ -369,7 +374,9 @@ def write_card(run_dir, name, out_path=None, task=None, license=DEFAULT_LICENSE)
             optionally `pictures/`.
         name: the artifact name, for example `"face-embedder-orl"`.
         out_path: the card's path. Default: `model_cards/NAME.md` below the
-            current folder. Pictures are copied to a folder `NAME/` beside it.
+            current folder. Pictures are copied to a folder `NAME/` beside it;
+            a `NAME/comparison.md` there becomes the section "Comparison with
+            published results".
         task: one of `TASK_TEXT` (embedder, generator, autoencoder,
             translator, classifier). Default: inferred by `infer_task`.
         license: the license id of the weights.
@@ -398,12 +405,14 @@ def write_card(run_dir, name, out_path=None, task=None, license=DEFAULT_LICENSE)
 
     flat = flatten_metrics(metrics)
     pictures = _copy_pictures(run_dir, out_path.parent / name)
-    text = _render(name, task, config, metrics, flat, pictures, license)
+    comparison_path = out_path.parent / name / COMPARISON_FILE
+    comparison = comparison_path.read_text(encoding="utf-8").strip() if comparison_path.is_file() else ""
+    text = _render(name, task, config, metrics, flat, pictures, license, comparison)
     io.write_bytes(out_path, text.encode("utf-8"))
     return out_path
 
 
-def _render(name, task, config, metrics, flat, pictures, license):
+def _render(name, task, config, metrics, flat, pictures, license, comparison=""):
     text = TASK_TEXT[task]
     front = _front_matter(name, task, config, flat, license)
     recipe = config.get("recipe", "unknown")
@@ -435,6 +444,7 @@ def _render(name, task, config, metrics, flat, pictures, license):
         ("Evaluation data", text["evaluation_data"] + "\n\n" + data_table),
         ("Training data", text["training_data"]),
         ("Quantitative analyses", "Every value of the run's `metrics.json`.\n\n" + "\n\n".join(analyses)),
+        *([("Comparison with published results", comparison)] if comparison else []),
         ("Ethical considerations", text["ethics"]),
         ("Caveats and recommendations", text["caveats"]),
     ]

@@ -8,10 +8,13 @@
   are the test set.
 
 Evaluation (`metrics.json`): test reconstruction MSE per pixel against PCA
-with the same number of components; K-means (K = number of classes) on
+with the same number of components; for the denoising AE also the MSE of
+test images corrupted by its training noise, before and after denoising; K-means (K = number of classes) on
 the test latents against K-means on raw pixels (NMI, ARI); for the VAE the
 test ELBO and the importance-weighted (IWAE) bound on the NLL, in nats per
-image, with the KL per latent unit and the count of active units.
+image, with the KL per latent unit, the count of active units and the
+binary entropy of the grey test pixels, the floor below which no Bernoulli
+decoder can bring the NLL.
 """
 
 import logging
@@ -147,6 +150,11 @@ def evaluate(run, kind):
             train_set.images, images, config["latent_dim"], config["seed"]
         ),
     }
+
+    # A denoising autoencoder is also scored on its task: clean images
+    # back from inputs corrupted by its training noise.
+    if kind == "ae" and config["noise"]:
+        results.update(metrics.denoising_mse(model, images))
 
     cut = _first(np.arange(len(images)), config["kmeans_size"])
     z = metrics.encode_all(model, images[cut])

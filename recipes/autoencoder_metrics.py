@@ -21,6 +21,29 @@ def reconstruction_mse(model, images, batch_size=500):
     return total / images.size
 
 
+def denoising_mse(model, images, batch_size=500):
+    """Score a denoising autoencoder on corrupted images, as MSEs per pixel.
+
+    Corrupts `images` with the model's own training noise (`model.corrupt`),
+    then compares both the noisy inputs and their reconstructions with the
+    clean images.
+
+    Returns:
+        `{"test_noisy_input_mse_per_pixel": ..., "test_denoised_mse_per_pixel": ...}`.
+    """
+    noisy_total, denoised_total = 0.0, 0.0
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        noisy = model.corrupt(ops.convert_to_tensor(batch))
+        denoised = ops.convert_to_numpy(model(noisy, training=False)).astype("float64")
+        noisy_total += float(np.sum((ops.convert_to_numpy(noisy).astype("float64") - batch) ** 2))
+        denoised_total += float(np.sum((denoised - batch) ** 2))
+    return {
+        "test_noisy_input_mse_per_pixel": noisy_total / images.size,
+        "test_denoised_mse_per_pixel": denoised_total / images.size,
+    }
+
+
 def pca_mse(train_images, test_images, n_components, seed=0):
     """Return the per-pixel test MSE of PCA fitted on the training images."""
     from sklearn.decomposition import PCA
@@ -46,8 +69,26 @@ def clustering_scores(z, images, labels, n_init, seed=0):
     return scores
 
 
+def bernoulli_entropy_nats(images):
+    """Return the mean over images of the summed binary entropy of the pixels, in nats.
+
+    For grey values x in [0, 1] the Bernoulli cross-entropy
+    -[x log p + (1 - x) log(1 - p)] is smallest at p = x, where it equals the
+    binary entropy H(x). So no decoder can bring the Bernoulli "NLL" of
+    grey images below this sum; binarised data, where H(x) = 0, has no such
+    floor.
+    """
+    flat = np.clip(images.reshape(len(images), -1).astype("float64"), 1e-12, 1.0 - 1e-12)
+    entropy = -(flat * np.log(flat) + (1.0 - flat) * np.log1p(-flat))
+    return float(np.mean(np.sum(entropy, axis=1)))
+
+
 def vae_scores(model, images, iwae_images, iwae_samples, seed=0):
-    """Return the test ELBO, the IWAE estimate of the NLL and the KL per unit.
+    """Return the test ELBO, the IWAE estimate of the NLL, the KL per unit and the entropy floor.
+
+    `test_bernoulli_entropy_nats` is the `bernoulli_entropy_nats` floor of
+    `images`. No model with a Bernoulli decoder can gain more than the gap
+    between the NLL and this floor.
 
     Args:
         model: a trained `VAE`.
@@ -79,6 +120,7 @@ def vae_scores(model, images, iwae_images, iwae_samples, seed=0):
     return {
         "test_elbo_nats": float(np.mean(elbo)),
         "test_nll_iwae_nats": float(-np.mean(iwae)),
+        "test_bernoulli_entropy_nats": bernoulli_entropy_nats(images),
         "iwae_samples": iwae_samples,
         "iwae_images": len(iwae_images),
         "test_kl_nats": float(np.sum(kl_per_dim)),

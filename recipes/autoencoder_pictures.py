@@ -117,12 +117,19 @@ def draw_latent_scatter(run, z, labels, names):
 
     figure, axis = plt.subplots(figsize=(6, 5))
     colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    # Small test sets (80 Olivetti faces) get larger dots to stay visible.
+    dot_size = 3 if len(points) > 1000 else 16
     for label in np.unique(labels):
         mask = labels == label
-        axis.scatter(points[mask, 0], points[mask, 1], s=3, color=colours(label % colours.N), label=names[label])
+        axis.scatter(
+            points[mask, 0], points[mask, 1], s=dot_size, color=colours(label % colours.N), label=names[label]
+        )
     axis.set_xlabel(axis_names[0])
     axis.set_ylabel(axis_names[1])
+    title = "Test-set latents by class"
     if len(names) <= 10:
-        axis.legend(markerscale=4, fontsize=7)
-    axis.set_title("Test-set latents by class")
+        axis.legend(markerscale=4 if dot_size == 3 else 1, fontsize=7)
+    elif len(names) > colours.N:
+        title += f" ({len(names)} classes, so {colours.N} colours repeat)"
+    axis.set_title(title)
     return run.save_figure(figure, "latent_scatter")

@@ -45,7 +45,8 @@ def check_latents(z, latent_dim):
     finite = np.isfinite(array)
     if not finite.all():
         raise InvalidInputError(
-            f"Latents contain {int(array.size - finite.sum())} non-finite values (NaN or inf)."
+            f"Latents contain {int(array.size - finite.sum())} non-finite values (NaN or inf); "
+            f"expected finite numbers of shape (N, {latent_dim}) or ({latent_dim},)."
         )
     return array.astype(np.float32)
 
@@ -83,7 +84,12 @@ def interpolate_latents(z0, z1, steps, method="linear"):
     return ((1.0 - t) * z0 + t * z1).astype(np.float32)
 
 
-def _check_image_output(images, path, name):
+def check_image_output(images, path, name):
+    """Check a model's image output: (N, H, W, 1 or 3), finite, in [0, 1]; return it clipped, as float32.
+
+    Raises:
+        InvalidModelError: another shape, NaN or inf, or values outside [0, 1] beyond float rounding.
+    """
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise InvalidModelError(
             f"{path} returned '{name}' of shape {images.shape}; expected (N, H, W, 1 or 3)."
@@ -209,7 +215,7 @@ class Decoder:
         """
         z = check_latents(z, self.latent_dim)
         images = run_in_batches(self.model, "z", z, ["images"], self.batch_size)["images"]
-        return _check_image_output(images, self.path, "images")
+        return check_image_output(images, self.path, "images")
 
     def sample_latents(self, n, seed=0):
         """Draw `n` latents from N(0, I) with numpy's default generator and `seed`."""
@@ -239,10 +245,14 @@ class Decoder:
         Returns:
             float32 array of shape (steps, H, W, C) in [0, 1].
         """
+        return self.decode(self.path_latents(z0, z1, steps, method, seed))
+
+    def path_latents(self, z0=None, z1=None, steps=8, method="linear", seed=0):
+        """Return the `steps` latents (steps, latent_dim) that `interpolate` decodes."""
         drawn = self.sample_latents(2, seed)
         z0 = drawn[0] if z0 is None else check_latents(z0, self.latent_dim)[0]
         z1 = drawn[1] if z1 is None else check_latents(z1, self.latent_dim)[0]
-        return self.decode(interpolate_latents(z0, z1, steps, method))
+        return interpolate_latents(z0, z1, steps, method)
 
 
 def reconstruct(encoder, decoder, images):
@@ -298,7 +308,7 @@ class Translator:
         height, width, channels = self.input_shape
         batch = prepare_images(images, height, width, channels)
         translated = run_in_batches(self.model, "images", batch, ["translated"], self.batch_size)
-        return _check_image_output(translated["translated"], self.path, "translated")
+        return check_image_output(translated["translated"], self.path, "translated")
 
 
 def make_grid(images, ncols=8, padding=2, background=1.0):

@@ -194,7 +194,7 @@ def read_image(source):
     )
 
 
-def _shape_message(shape, single):
+def _shape_message(shape, single, model_shape=None):
     expected = "a single image of shape (H, W, C)" if single else (
         "a batch of shape (N, H, W, C) or a single image of shape (H, W, C)"
     )
@@ -203,6 +203,12 @@ def _shape_message(shape, single):
         message += " For one grey image add a channel axis: image[:, :, None]."
     elif len(shape) == 3 and not single:
         message += " For a batch of grey images add a channel axis: images[..., None]."
+    if model_shape is not None:
+        height, width, channels = model_shape
+        message += (
+            f" The model takes images of shape ({height}, {width}, {channels}); "
+            "other heights, widths and channel counts are converted."
+        )
     return message
 
 
@@ -331,7 +337,9 @@ def prepare_images(images, height, width, channels):
         if images.ndim == 3 and images.shape[-1] in (1, 3, 4):
             images = [images]
         else:
-            raise InvalidInputError(_shape_message(images.shape, single=False))
+            raise InvalidInputError(
+                _shape_message(images.shape, single=False, model_shape=(height, width, channels))
+            )
     elif isinstance(images, (str, os.PathLike, bytes, bytearray, memoryview)):
         images = [images]
     elif not isinstance(images, (list, tuple)):
@@ -341,6 +349,11 @@ def prepare_images(images, height, width, channels):
         )
     if len(images) == 0:
         raise InvalidInputError("The batch is empty: pass at least one image.")
+    for source in images:
+        if isinstance(source, np.ndarray) and source.ndim != 3:
+            raise InvalidInputError(
+                _shape_message(source.shape, single=True, model_shape=(height, width, channels))
+            )
     return np.stack(
         [prepare_image(read_image(source), height, width, channels) for source in images]
     )

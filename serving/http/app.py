@@ -28,6 +28,7 @@ from serving.http.bodies import MAX_IMAGES, describe_body, parse_fields
 from serving.http.errors import ERROR_CODES, ERROR_SCHEMA, HTTPError, from_serving_error
 from serving.http.registry import ModelRegistry
 from serving.images import import_pillow, prepare_images, to_uint8
+from serving.stylegan import StyleGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -326,6 +327,12 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
                 {
                     "n": {"type": "integer", "minimum": 1, "maximum": MAX_SAMPLES, "default": 16, "description": "Number of images."},
                     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED, "default": 0, "description": "Seed of the latents."},
+                    "psi": {
+                        "type": "number",
+                        "default": 1.0,
+                        "description": "Truncation of a StyleGAN generator, w = w_avg + psi (w - w_avg): 1 keeps w, "
+                        "0 gives w_avg. Other models accept only 1.",
+                    },
                     "format": _FORMAT_FIELD,
                     "ncols": _NCOLS_FIELD,
                 }
@@ -338,10 +345,11 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         fields = await read_fields(request)
         n = fields.integer("n", 16, 1, MAX_SAMPLES)
         seed = fields.integer("seed", 0, 0, MAX_SEED)
+        psi = fields.number("psi", 1.0)
         output_format = fields.choice("format", FORMATS, "png")
         ncols = fields.integer("ncols", 8, 1, MAX_SAMPLES)
         z = model.wrapper.sample_latents(n, seed)
-        images = await run_batched(model, z, "n")
+        images = await run_batched(model, _generator_rows(model, z, psi), "n")
         return await render(images, output_format, ncols)
 
     @app.post(
@@ -377,7 +385,7 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         z = interpolate_latents(start, end, steps, method)
         if not np.isfinite(z).all():
             raise HTTPError(422, "z0 and z1 are too large to interpolate in float32.", field="z0")
-        images = await run_batched(model, z, "z0")
+        images = await run_batched(model, _generator_rows(model, z), "z0")
         return await render(images, output_format, steps)
 
     @app.post(
@@ -406,7 +414,7 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         z = fields.latents("z", model.wrapper.latent_dim)
         output_format = fields.choice("format", FORMATS, "png")
         ncols = fields.integer("ncols", 8, 1, MAX_SAMPLES)
-        images = await run_batched(model, z, "z")
+        images = await run_batched(model, _generator_rows(model, z), "z")
         return await render(images, output_format, ncols)
 
     @app.post(
@@ -433,7 +441,7 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         ncols = fields.integer("ncols", 8, 1, MAX_SAMPLES)
         batch = await read_images(fields, "images", encoder.wrapper.input_shape)
         z = await run_batched(encoder, batch, "images")
-        images = await run_batched(decoder, z, "images")
+        images = await run_batched(decoder, _generator_rows(decoder, z), "images")
         return await render(images, output_format, ncols)
 
     @app.post(
@@ -469,6 +477,28 @@ def _png_bytes(image):
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _generator_rows(model, z, psi=1.0):
+    """Return the rows for a decoder's batcher: z, plus a psi column for a StyleGAN generator.
+
+    Raises:
+        HTTPError: psi other than 1 for a model without the truncation trick.
+    """
+    if isinstance(model.wrapper, StyleGenerator):
+        if abs(psi) > np.finfo(np.float32).max:
+            raise HTTPError(422, f"Field 'psi' is too large for float32. Received: {psi!r}", field="psi", expected="a finite float32 number")
+        column = np.full((len(z), 1), psi, dtype=np.float32)
+        return np.concatenate([np.asarray(z, dtype=np.float32), column], axis=1)
+    if psi != 1.0:
+        raise HTTPError(
+            422,
+            f"Model {model.name!r} is not a StyleGAN generator, so it has no truncation trick. "
+            f"Omit psi or send 1. Received: {psi!r}",
+            field="psi",
+            expected="1 for this model",
+        )
+    return z
 
 
 def _threshold(model, fields):

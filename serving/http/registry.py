@@ -18,6 +18,7 @@ from serving.gallery import Gallery
 from serving.generative import Decoder, Encoder, Translator
 from serving.http.batching import MicroBatcher
 from serving.runtime import OnnxModel
+from serving.stylegan import SIDE_PART_ROLES, StyleGenerator, style_part_role
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +101,12 @@ class ServedModel:
         name: the model name in URLs (the file stem).
         aliases: other names that reach this model (its `model_name` metadata).
         path: the `.onnx` file.
-        task: the `zoo_task` metadata, or None.
+        task: the `zoo_task` metadata, or None. A StyleGAN mapping or
+            synthesis part gets its `part_role` instead, so that no endpoint
+            takes it for an encoder or a decoder.
         onnx: the `OnnxModel` that runs it.
-        wrapper: the `Embedder`, `Encoder`, `Decoder` or `Translator`, or None
-            for a task without a wrapper.
+        wrapper: the `Embedder`, `Encoder`, `Decoder`, `StyleGenerator` or
+            `Translator`, or None for a task without a wrapper.
         batcher: the `MicroBatcher` of the wrapper's main operation, or None.
         gallery: the `GalleryStore` of an embedder started with a gallery, or None.
     """
@@ -221,17 +224,25 @@ class ModelRegistry:
 def _load_one(path, max_batch, max_wait_s, executor, providers):
     onnx_model = OnnxModel(path, providers)
     task = onnx_model.task
-    wrapper = None
-    batcher = None
-    if task in WRAPPERS:
+    role = style_part_role(onnx_model)
+    wrapper_class = operation = wrapper = batcher = None
+    if role in SIDE_PART_ROLES:
+        task = role
+        logger.warning("%s is a StyleGAN %s part; it is listed but has no endpoints. Serve generator.onnx.", path.name, role)
+    elif role == "generator":
+        # Its batched rows are a latent followed by its psi.
+        wrapper_class, operation = StyleGenerator, "decode_rows"
+    elif task in WRAPPERS:
         wrapper_class, operation = WRAPPERS[task]
+    else:
+        logger.warning("%s has zoo_task=%r; it is listed but has no endpoints.", path.name, task)
+
+    if wrapper_class is not None:
         # NOTE: the wrapper opens a second session on the same file; the
         # first one above is only used to read the task and is dropped.
         wrapper = wrapper_class(path, providers=providers, batch_size=max_batch)
         onnx_model = wrapper.model
         batcher = MicroBatcher(f"{path.stem}/{operation}", getattr(wrapper, operation), max_batch, max_wait_s, executor)
-    else:
-        logger.warning("%s has zoo_task=%r; it is listed but has no endpoints.", path.name, task)
 
     aliases = []
     model_name = onnx_model.metadata.get("model_name")

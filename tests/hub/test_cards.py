@@ -140,6 +140,21 @@ def test_check_card_catches_missing_metric(card):
     assert all("open_set.false_accept_rate is missing" in line for line in mismatches)
 
 
+def test_card_comparison_section(run_dir, tmp_path):
+    from export.cards import check_card, write_card
+
+    # A published figure in the comparison must not count as a figure of this run.
+    (tmp_path / "cards" / "with-comparison").mkdir(parents=True)
+    (tmp_path / "cards" / "with-comparison" / "comparison.md").write_text("| metric | Paper A |\n| --- | --- |\n| `verification.roc_auc` | 0.5 |\n")
+    card = write_card(run_dir, "with-comparison", out_path=tmp_path / "cards" / "with-comparison.md")
+    text = card.read_text()
+
+    assert "## Comparison with published results\n\n| metric | Paper A |" in text
+    assert text.index("## Quantitative analyses") < text.index("## Comparison with published results")
+    assert text.index("## Comparison with published results") < text.index("## Ethical considerations")
+    assert check_card(card, METRICS) == []
+
+
 def test_write_card_rejects_path_names(run_dir):
     from export.cards import write_card
     from zoo.errors import InvalidConfigError

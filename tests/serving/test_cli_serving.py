@@ -77,6 +77,13 @@ def test_cli_one_line_errors(runner, embedder_path, decoder_path, tmp_path):
     assert result.exit_code == 1
     assert "(N, 4)" in result.output
 
+    np.save(z_file, np.array([[0.0, np.nan, 0.0, np.inf]], np.float32))
+    result = runner.invoke(main, ["decode", str(decoder_path), "--z-file", str(z_file), "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 1
+    assert "2 non-finite values" in result.output
+    assert "(N, 4)" in result.output
+    assert "Traceback" not in result.output
+
 
 def test_generative_commands(runner, model_dir, orl_dir, tmp_path):
     decoder = str(model_dir / "decoder.onnx")

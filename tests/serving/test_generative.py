@@ -44,7 +44,7 @@ def test_generator_task_accepted(model_dir):
 def test_latent_errors(decoder):
     with pytest.raises(InvalidInputError, match=r"\(N, 4\).*received shape \(2, 5\)"):
         decoder.decode(np.zeros((2, 5), np.float32))
-    with pytest.raises(InvalidInputError, match="non-finite"):
+    with pytest.raises(InvalidInputError, match=r"non-finite.*shape \(N, 4\)"):
         decoder.decode(np.array([[0.0, np.nan, 0.0, 0.0]], np.float32))
     with pytest.raises(InvalidInputError, match="non-finite"):
         decoder.decode(np.array([[0.0, np.inf, 0.0, 0.0]], np.float32))

@@ -202,6 +202,10 @@ def test_prepare_images_shapes_and_errors():
         image_io.prepare_images(np.zeros((5, 8, 8), np.float32), 8, 8, 1)
     with pytest.raises(InvalidInputError, match=r"single image of shape \(H, W, C\).*\(8, 8\)"):
         image_io.prepare_images([np.zeros((8, 8), np.float32)], 8, 8, 1)
+    with pytest.raises(InvalidInputError, match=r"model takes images of shape \(28, 28, 1\)"):
+        image_io.prepare_images(np.zeros((2, 3, 28, 28, 1), np.float32), 28, 28, 1)
+    with pytest.raises(InvalidInputError, match=r"model takes images of shape \(28, 28, 1\)"):
+        image_io.prepare_images([np.zeros((28, 28), np.float32)], 28, 28, 1)
 
     with pytest.raises(InvalidInputError, match="1 non-finite"):
         bad = np.zeros((1, 8, 8, 1), np.float32)

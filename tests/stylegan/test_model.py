@@ -118,11 +118,13 @@ def test_generator_part_truncates_to_w_avg(trained):
     model, _ = trained
     parts = model.exportable_parts()
     z = np.random.default_rng(6).normal(size=(3, 8)).astype("float32")
+    ones = np.ones((3, 1), "float32")
 
     at_zero = numpy(parts["generator"].model([z, np.zeros((3, 1), "float32")]))
-    from_w_avg = numpy(parts["synthesis"].model(np.tile(numpy(model.w_avg), (3, 1))))
-    at_one = numpy(parts["generator"].model([z, np.ones((3, 1), "float32")]))
-    from_w = numpy(parts["synthesis"].model(numpy(parts["mapping"].model(z))))
+    from_w_avg = numpy(parts["synthesis"].model(np.tile(numpy(model.w_avg), (3, model.num_ws, 1))))
+    at_one = numpy(parts["generator"].model([z, ones]))
+    w = numpy(parts["mapping"].model([z, ones]))
+    from_w = numpy(parts["synthesis"].model(np.repeat(w[:, None, :], model.num_ws, axis=1)))
 
     assert sorted(parts) == ["generator", "mapping", "synthesis"]
     np.testing.assert_allclose(at_zero, from_w_avg, atol=1e-5)

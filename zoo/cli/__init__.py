@@ -24,6 +24,7 @@ COMMANDS = {
     "gallery": ("zoo.cli.serving", "gallery_command", "List or remove people in a gallery file."),
     "sample": ("zoo.cli.serving", "sample_command", "Save a grid of samples from an ONNX decoder or generator."),
     "interpolate": ("zoo.cli.serving", "interpolate_command", "Save a latent interpolation strip."),
+    "mix": ("zoo.cli.serving", "mix_command", "Save a style-mixing grid from an ONNX StyleGAN generator."),
     "reconstruct": ("zoo.cli.serving", "reconstruct_command", "Save images and their encoder-decoder reconstructions."),
     "decode": ("zoo.cli.serving", "decode_command", "Decode latents from a .npy file to a PNG grid."),
     "encode": ("zoo.cli.serving", "encode_command", "Encode images to a .npy file of latents."),

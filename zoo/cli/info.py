@@ -32,12 +32,17 @@ def info_command():
     click.echo(f"keras       {keras.__version__}")
     click.echo(f"backend     {backend}")
     click.echo(f"devices     {', '.join(list_devices())}")
-    for package in ("tensorflow", "jax", "torch", "onnx", "onnxruntime", "onnxruntime-gpu", "tf2onnx", "numpy"):
-        try:
-            version = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            version = "not installed"
-        click.echo(f"{package:<11} {version}")
+    for package in ("tensorflow", "jax", "torch", "onnx", "tf2onnx", "numpy"):
+        click.echo(f"{package:<11} {_version(package)}")
+
+    # The `onnxruntime` module ships in either of two distributions; naming
+    # both would report one of them as missing when the other is installed.
+    runtime = [name for name in ("onnxruntime-gpu", "onnxruntime") if _version(name) != "not installed"]
+    if runtime:
+        click.echo(f"{'onnxruntime':<11} {_version(runtime[0])} ({runtime[0]})")
+    else:
+        click.echo(f"{'onnxruntime':<11} not installed")
+
     try:
         import onnxruntime
 
@@ -45,3 +50,10 @@ def info_command():
     except ImportError:
         providers = "onnxruntime not installed"
     click.echo(f"onnxruntime providers: {providers}")
+
+
+def _version(distribution):
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"

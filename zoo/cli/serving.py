@@ -1,5 +1,5 @@
 """Commands that run exported ONNX models: verify, enroll, identify, gallery,
-sample, interpolate, reconstruct, decode, encode and translate.
+sample, mix, interpolate, reconstruct, decode, encode and translate.
 
 MODEL is the path of an `.onnx` file or the name of an artifact in the
 manifest, which is pulled into the cache first (see `zoo pull`).
@@ -129,19 +129,79 @@ def gallery_command(model, gallery_path, action, name):
             click.echo(f"removed {name} ({len(gallery)} people left)")
 
 
+PSI = click.option(
+    "--psi",
+    default=1.0,
+    show_default=True,
+    help="Truncation of a StyleGAN generator, w = w_avg + psi (w - w_avg): 1 keeps w, 0 gives w_avg.",
+)
+
+
+def _parse_seeds(ctx, param, value):
+    """Parse a comma-separated list of non-negative integer seeds, for example "1,2,3"."""
+    try:
+        seeds = [int(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers such as 1,2,3; received {value!r}.", ctx=ctx, param=param) from None
+    if not seeds or min(seeds) < 0:
+        raise click.BadParameter(f"expected at least one seed, each >= 0; received {value!r}.", ctx=ctx, param=param)
+    return seeds
+
+
 @click.command("sample")
 @MODEL
 @click.option("--n", default=16, show_default=True, help="Number of images.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the N(0, I) latents.")
+@PSI
 @OUT
 @NCOLS
 @_one_line_errors
-def sample_command(model, n, seed, out, ncols):
-    """Decode latents drawn from N(0, I) and save them as a PNG grid."""
-    from serving import Decoder, save_grid
+def sample_command(model, n, seed, psi, out, ncols):
+    """Decode latents drawn from N(0, I) and save them as a PNG grid.
 
-    save_grid(Decoder(model).sample(n, seed=seed), out, ncols=ncols)
+    --psi other than 1 needs a StyleGAN generator.
+    """
+    from serving import InvalidInputError, StyleGenerator, load_generator, save_grid
+
+    generator = load_generator(model)
+    if isinstance(generator, StyleGenerator):
+        images = generator.sample(n, psi=psi, seed=seed)
+    elif psi != 1.0:
+        raise InvalidInputError(
+            f"{model} is not a StyleGAN generator, so it has no truncation trick. Omit --psi. Received: {psi}"
+        )
+    else:
+        images = generator.sample(n, seed=seed)
+    save_grid(images, out, ncols=ncols)
     click.echo(f"wrote {n} samples to {out}")
+
+
+@click.command("mix")
+@MODEL
+@click.option("--rows", default="1,2,3,4", show_default=True, callback=_parse_seeds, help="Seeds of the row sources, which give the coarse styles.")
+@click.option("--columns", default="5,6,7,8,9", show_default=True, callback=_parse_seeds, help="Seeds of the column sources, which give the fine styles.")
+@click.option("--crossover", type=int, default=None, help="First synthesis layer styled by the column source, from 0 to num_ws. Default: num_ws // 2.")
+@PSI
+@OUT
+@_one_line_errors
+def mix_command(model, rows, columns, crossover, psi, out):
+    """Save a style-mixing grid of a StyleGAN generator as a PNG.
+
+    The top row shows the column sources and the left column the row
+    sources. Each other image takes the layers before --crossover from its
+    row source and the rest from its column source. Seed s gives the image
+    of `zoo sample --n 1 --seed s`. The mapping.onnx and synthesis.onnx
+    parts must lie beside MODEL.
+    """
+    from serving import InvalidModelError, StyleGenerator, load_generator, save_grid
+
+    generator = load_generator(model)
+    if not isinstance(generator, StyleGenerator):
+        raise InvalidModelError(f"{model} is not a StyleGAN generator (a generator with a psi input); style mixing needs one.")
+    tiles = generator.mixing_grid(rows, columns, crossover=crossover, psi=psi)
+    save_grid(tiles, out, ncols=len(columns) + 1)
+    used = generator.default_crossover if crossover is None else crossover
+    click.echo(f"wrote a {len(rows)}x{len(columns)} style-mixing grid (crossover {used} of {generator.num_ws}) to {out}")
 
 
 @click.command("interpolate")
@@ -153,9 +213,9 @@ def sample_command(model, n, seed, out, ncols):
 @_one_line_errors
 def interpolate_command(model, steps, method, seed, out):
     """Decode a path between two random latents and save it as one PNG strip."""
-    from serving import Decoder, save_grid
+    from serving import load_generator, save_grid
 
-    save_grid(Decoder(model).interpolate(steps=steps, method=method, seed=seed), out, ncols=steps)
+    save_grid(load_generator(model).interpolate(steps=steps, method=method, seed=seed), out, ncols=steps)
     click.echo(f"wrote {steps} images to {out}")
 
 
@@ -167,13 +227,13 @@ def interpolate_command(model, steps, method, seed, out):
 @_one_line_errors
 def reconstruct_command(encoder, decoder, images, out):
     """Encode and decode IMAGES; save inputs (top row) over reconstructions (bottom row)."""
-    from serving import Decoder, Encoder, reconstruct, save_grid
+    from serving import Encoder, load_generator, reconstruct, save_grid
     from serving.images import prepare_images
 
     encoder_model = Encoder(encoder)
     height, width, channels = encoder_model.input_shape
     inputs = prepare_images(list(images), height, width, channels)
-    outputs = reconstruct(encoder_model, Decoder(decoder), inputs)
+    outputs = reconstruct(encoder_model, load_generator(decoder), inputs)
     save_grid(list(inputs) + list(outputs), out, ncols=len(inputs))
     click.echo(f"wrote {len(inputs)} reconstructions to {out}")
 
@@ -188,13 +248,13 @@ def decode_command(model, z_file, out, ncols):
     """Decode the latents in a .npy file and save them as a PNG grid."""
     import numpy as np
 
-    from serving import Decoder, InvalidInputError, save_grid
+    from serving import InvalidInputError, load_generator, save_grid
 
     try:
         z = np.load(z_file, allow_pickle=False)
     except ValueError as error:
         raise InvalidInputError(f"{z_file} is not a numeric .npy array: {error}") from error
-    images = Decoder(model).decode(z)
+    images = load_generator(model).decode(z)
     save_grid(images, out, ncols=ncols)
     click.echo(f"wrote {len(images)} images to {out}")
 

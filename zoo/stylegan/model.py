@@ -302,53 +302,64 @@ class StyleGAN(PhaseModel):
     def exportable_parts(self):
         """Return the `mapping`, `synthesis` and `generator` parts.
 
-        - `mapping`: `z (N, latent_dim) -> w (N, w_dim)`.
-        - `synthesis`: `w (N, w_dim) -> images (N, H, W, C)` in [0, 1], the
-          same w for every layer.
-        - `generator`: `z (N, latent_dim)` and `psi (N, 1)` -> `images`, with
-          the truncation trick around the current w_avg inside.
+        - `mapping`: `z (N, latent_dim)` and `psi (N, 1)` -> `w (N, w_dim)`,
+          truncated around the current w_avg: w_avg + psi (f(z) - w_avg).
+        - `synthesis`: `ws (N, num_ws, w_dim)`, one w per synthesis layer,
+          -> `images (N, H, W, C)` in [0, 1]. Per-layer styles let a caller
+          mix the styles of two latents outside Keras.
+        - `generator`: `z (N, latent_dim)` and `psi (N, 1)` -> `images`:
+          the mapping part, then the synthesis part with one w for every layer.
+
+        Every part's metadata has `latent_dim`, `w_dim`, `num_ws` and
+        `style_resolutions`: per style index, comma-separated, the
+        resolution of the convolutions it modulates (a toRGB layer shares
+        the index of the next convolution). A crossover k of style mixing
+        takes layers 0 .. k-1 from the first source and k .. num_ws-1 from
+        the second.
 
         The noise layers add their fixed noise maps (drawn once from fixed
         seeds and saved with the weights), so every part is deterministic.
         """
         height, width, channels = self.image_shape
-        image_metadata = {
-            "input_height": height,
-            "input_width": width,
-            "input_channels": channels,
+        style_metadata = {
             "model_name": type(self).__name__,
+            "latent_dim": self.latent_dim,
             "w_dim": self.w_dim,
             "num_ws": self.num_ws,
+            "style_resolutions": ",".join(str(size) for size in self._style_resolutions()),
         }
+        image_metadata = dict(style_metadata, input_height=height, input_width=width, input_channels=channels)
 
         z = keras.Input(shape=(self.latent_dim,), name="z")
-        w = keras.layers.Identity(name="w")(self.mapping(z, training=False))
-        mapping = keras.Model(z, w, name="mapping_part")
+        psi = keras.Input(shape=(1,), name="psi")
+        w = keras.layers.Identity(name="w")(self.truncation([self.mapping(z, training=False), psi]))
+        mapping = keras.Model([z, psi], w, name="mapping_part")
 
-        w_input = keras.Input(shape=(self.w_dim,), name="w")
-        synthesis = keras.Model(w_input, self._images_from_w(w_input), name="synthesis_part")
+        ws = keras.Input(shape=(self.num_ws, self.w_dim), name="ws")
+        synthesis = keras.Model(ws, self._images_from_ws(ws), name="synthesis_part")
 
         z_input = keras.Input(shape=(self.latent_dim,), name="z")
-        psi = keras.Input(shape=(1,), name="psi")
-        truncated = self.truncation([self.mapping(z_input, training=False), psi])
-        generator = keras.Model([z_input, psi], self._images_from_w(truncated), name="generator_part")
+        psi_input = keras.Input(shape=(1,), name="psi")
+        truncated = self.truncation([self.mapping(z_input, training=False), psi_input])
+        broadcast = layers.BroadcastStyle(self.num_ws)(truncated)
+        generator = keras.Model([z_input, psi_input], self._images_from_ws(broadcast), name="generator_part")
 
-        # NOTE: no task of `zoo.core.parts.TASKS` names a z -> w map. The
-        # mapping part uses "encoder", and its `part_role` metadata names it.
+        # NOTE: no task of `zoo.core.parts.TASKS` names a z -> w map or a
+        # ws -> images synthesis, so those parts use "encoder" and "decoder"
+        # and their `part_role` metadata names them; serving reads part_role.
         return {
-            "generator": ExportPart(
-                generator, "generator", dict(image_metadata, latent_dim=self.latent_dim, part_role="generator")
-            ),
+            "generator": ExportPart(generator, "generator", dict(image_metadata, part_role="generator")),
             "synthesis": ExportPart(synthesis, "decoder", dict(image_metadata, part_role="synthesis")),
-            "mapping": ExportPart(
-                mapping,
-                "encoder",
-                {"latent_dim": self.latent_dim, "w_dim": self.w_dim, "model_name": type(self).__name__, "part_role": "mapping"},
-            ),
+            "mapping": ExportPart(mapping, "encoder", dict(style_metadata, part_role="mapping")),
         }
 
-    def _images_from_w(self, w):
-        ws = layers.BroadcastStyle(self.num_ws)(w)
+    def _style_resolutions(self):
+        """Return the resolution of the convolutions that each style index modulates, num_ws ints."""
+        size = self.image_shape[0]
+        doubled = [resolution for resolution in networks.resolutions(size)[1:] for _ in range(2)]
+        return [networks.START_SIZE, *doubled, size]
+
+    def _images_from_ws(self, ws):
         generated = self.synthesis(ws, training=False)
         scaled = keras.layers.Rescaling(0.5, offset=0.5)(generated)
         return keras.layers.ReLU(max_value=1.0, name="images")(scaled)
