@@ -7,19 +7,25 @@ import sys
 import time
 
 
-def _best_seconds(command, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        best = min(best, time.perf_counter() - start)
-    return best
+def _seconds(command):
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def run(repeats=5):
-    python = _best_seconds([sys.executable, "-c", "pass"], repeats)
+    python_command = [sys.executable, "-c", "pass"]
     # The same entry point as the `zoo` console script.
-    zoo_help = _best_seconds([sys.executable, "-c", "from zoo.cli import main; main()", "--help"], repeats)
+    zoo_command = [sys.executable, "-c", "from zoo.cli import main; main()", "--help"]
+
+    # Interleave the two commands so both see the same machine load, and
+    # keep the best of each: load only ever adds to a start-up time.
+    python_seconds, zoo_seconds = [], []
+    for _ in range(repeats):
+        python_seconds.append(_seconds(python_command))
+        zoo_seconds.append(_seconds(zoo_command))
+    python, zoo_help = min(python_seconds), min(zoo_seconds)
+
     return {
         "python_seconds": python,
         "zoo_help_seconds": zoo_help,

@@ -28,3 +28,21 @@ def test_train_rejects_unknown_precision():
 
     assert result.exit_code == 2
     assert "int8" in result.output
+
+
+def test_bench_prints_estimate_and_progress(tmp_path):
+    out = tmp_path / "report.json"
+
+    result = CliRunner().invoke(main, ["bench", "startup", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert "rough estimate" in result.output
+    assert "[1/1] startup done in" in result.output
+
+
+def test_bench_rejects_unknown_backend(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "training", "--backends", "tensorflow,theano",
+                                       "--out", str(tmp_path / "report.json")])
+
+    assert result.exit_code == 2
+    assert "theano" in result.output

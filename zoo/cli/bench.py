@@ -12,6 +12,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 
 import click
 
@@ -47,13 +48,60 @@ def _run_script(module, arguments, backend=None):
         return json.loads(out.read_text())
 
 
-def _training(steps, backends):
-    per_backend = {}
-    for backend in backends:
-        click.echo(f"training benchmark under {backend} ...", err=True)
-        per_backend[backend] = _run_script("benchmarks.training", ["--steps", str(steps)], backend)
+# Rough seconds for the estimate printed before a run, from runs on a
+# shared 2-CPU x86_64 machine (the HNSW build is extrapolated from 20,000
+# rows). A quiet machine is faster and a loaded one slower.
+ESTIMATED_STEP_SECONDS = {"tensorflow": 0.6, "jax": 1.7, "torch": 3.7}  # The 4 models together, one side.
+ESTIMATED_SETUP_SECONDS = {"tensorflow": 60, "jax": 90, "torch": 30}  # Imports and step compilation.
+ESTIMATED_INFERENCE_SECONDS_PER_ROUND = 12
+ESTIMATED_SEARCH_SECONDS_PER_MILLION_ROWS = {"exact": 30, "hnsw_build": 600, "ivf_build": 30}
+ESTIMATED_STARTUP_SECONDS = 5
+WARMUP_EPOCHS = 2  # The same as benchmarks.training.WARMUP_EPOCHS.
+SEARCH_ROUNDS = 3  # The default --rounds of benchmarks.search.
 
-    # The fastest backend per model, by our own step time.
+
+def _estimate_seconds(kind, steps, rounds, rows, backend=None):
+    """Return a rough estimate of the seconds one benchmark stage takes."""
+    if kind == "training":
+        epochs = 2 * (WARMUP_EPOCHS + rounds)
+        return ESTIMATED_SETUP_SECONDS.get(backend, 60) + epochs * steps * ESTIMATED_STEP_SECONDS.get(backend, 3.0)
+    if kind == "inference":
+        return 30 + rounds * ESTIMATED_INFERENCE_SECONDS_PER_ROUND
+    if kind == "search":
+        per_million = ESTIMATED_SEARCH_SECONDS_PER_MILLION_ROWS
+        # NumPy and FAISS flat in each of the search benchmark's own 3
+        # rounds, one exact pass for the tuning queries, then both index builds.
+        searches = 2 * SEARCH_ROUNDS + 1
+        return rows / 1e6 * (searches * per_million["exact"] + per_million["hnsw_build"] + per_million["ivf_build"])
+    return ESTIMATED_STARTUP_SECONDS
+
+
+def _stages(kinds, backends):
+    stages = []
+    for kind in kinds:
+        if kind == "training":
+            stages += [("training", backend) for backend in backends]
+        else:
+            stages.append((kind, None))
+    return stages
+
+
+def _format_duration(seconds):
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _stage_arguments(kind, steps, rounds, rows):
+    if kind == "training":
+        return "benchmarks.training", ["--steps", str(steps), "--rounds", str(rounds)]
+    if kind == "inference":
+        return "benchmarks.inference", ["--rounds", str(rounds)]
+    if kind == "search":
+        return "benchmarks.search", ["--rows", str(rows)]
+    return "benchmarks.startup", []
+
+
+def _fastest_backends(per_backend):
+    """Return the backend with the smallest zoo step time for each model."""
     fastest = {}
     for backend, report in per_backend.items():
         for row in report.get("results", []):
@@ -62,7 +110,37 @@ def _training(steps, backends):
             best = fastest.get(row["model"])
             if best is None or row["zoo_ms_per_step"] < best[1]:
                 fastest[row["model"]] = (backend, row["zoo_ms_per_step"])
-    return {"backends": per_backend, "fastest_backend": {m: b for m, (b, _) in fastest.items()}}
+    return {model: backend for model, (backend, _) in fastest.items()}
+
+
+def _run_stages(kinds, backends, steps, rounds, rows):
+    """Run every stage in its own process, printing an estimate first and progress after each stage."""
+    stages = _stages(kinds, backends)
+    estimates = [_estimate_seconds(kind, steps, rounds, rows, backend) for kind, backend in stages]
+    click.echo(f"Running {len(stages)} benchmark stages; rough estimate {_format_duration(sum(estimates))} "
+               "on 2 CPU cores (more on a loaded machine).", err=True)
+
+    report = {}
+    training = {}
+    started = time.perf_counter()
+    for number, ((kind, backend), estimate) in enumerate(zip(stages, estimates), start=1):
+        label = f"{kind} under {backend}" if backend else kind
+        click.echo(f"[{number}/{len(stages)}] {label} (estimate {_format_duration(estimate)}) ...", err=True)
+        stage_started = time.perf_counter()
+        module, arguments = _stage_arguments(kind, steps, rounds, rows)
+        result = _run_script(module, arguments, backend)
+        if kind == "training":
+            training[backend] = result
+        else:
+            report[kind] = result
+
+        status = "failed" if "failed" in result else "done"
+        click.echo(f"[{number}/{len(stages)}] {label} {status} in "
+                   f"{_format_duration(time.perf_counter() - stage_started)}, "
+                   f"{_format_duration(time.perf_counter() - started)} in total.", err=True)
+    if training:
+        report["training"] = {"backends": training, "fastest_backend": _fastest_backends(training)}
+    return report
 
 
 def _installed_backends():
@@ -73,14 +151,17 @@ def _installed_backends():
 @click.argument("kind", type=click.Choice([*KINDS, "all"]), default="all")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default="bench-report.json",
               show_default=True, help="JSON report to write.")
-@click.option("--steps", type=int, default=20, show_default=True, help="Training steps per timed epoch.")
-@click.option("--rows", type=int, default=100_000, show_default=True,
-              help="Gallery rows of the search benchmark (up to 1,000,000).")
+@click.option("--steps", type=click.IntRange(min=2), default=20, show_default=True,
+              help="Training steps per timed epoch; the first step of each epoch is not timed.")
+@click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Interleaved timing rounds of the training and inference benchmarks.")
+@click.option("--rows", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Gallery rows of the search benchmark (128 float32 each: 512 MB per million rows).")
 @click.option("--backends", default=None,
               help="Comma-separated backends for the training benchmark. Default: every installed one.")
 @click.option("--results-md", type=click.Path(dir_okay=False), default=None,
               help="Also write the tables as Markdown, for example benchmarks/RESULTS.md.")
-def bench_command(kind, out_path, steps, rows, backends, results_md):
+def bench_command(kind, out_path, steps, rounds, rows, backends, results_md):
     """Benchmark KIND (training, inference, search, startup or all) and write a JSON report.
 
     Every figure is a ratio measured side by side in the same run: the zoo's
@@ -89,21 +170,17 @@ def bench_command(kind, out_path, steps, rows, backends, results_md):
     """
     kinds = KINDS if kind == "all" else (kind,)
     backends = backends.split(",") if backends else _installed_backends()
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        raise click.BadParameter(f"expected backends from {', '.join(BACKENDS)}. Received: {', '.join(unknown)}",
+                                 param_hint="--backends")
+
     report = {
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpu_count": os.cpu_count(), "python": platform.python_version()},
         "command": "zoo bench " + " ".join(sys.argv[2:]),
     }
-    if "training" in kinds:
-        report["training"] = _training(steps, backends)
-    if "inference" in kinds:
-        click.echo("inference benchmark ...", err=True)
-        report["inference"] = _run_script("benchmarks.inference", [])
-    if "search" in kinds:
-        click.echo(f"search benchmark over {rows} rows ...", err=True)
-        report["search"] = _run_script("benchmarks.search", ["--rows", str(rows)])
-    if "startup" in kinds:
-        report["startup"] = _run_script("benchmarks.startup", [])
+    report.update(_run_stages(kinds, backends, steps, rounds, rows))
 
     pathlib.Path(out_path).write_text(json.dumps(report, indent=2))
     sys.path.insert(0, str(_repo_root()))
@@ -113,6 +190,7 @@ def bench_command(kind, out_path, steps, rows, backends, results_md):
     click.echo(markdown)
     if results_md is not None:
         pathlib.Path(results_md).write_text(markdown)
+        click.echo(f"Wrote {results_md}", err=True)
     click.echo(f"Wrote {out_path}", err=True)
 
 
