@@ -19,6 +19,17 @@ import pathlib
 import sys
 
 
+def quiet_tensorflow_logs(environment):
+    """Set `TF_CPP_MIN_LOG_LEVEL=2` in `environment` unless the user set it.
+
+    TensorFlow reads it when it is imported: 2 hides its C++ INFO and
+    WARNING lines (oneDNN notices, absl warnings), which are unrelated to
+    the export. `export.api` sets it for the subprocess too, and this covers
+    a worker started by hand.
+    """
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def main(request_path):
     request = json.loads(pathlib.Path(request_path).read_text())
     if os.environ.get("KERAS_BACKEND") != "tensorflow":
@@ -26,6 +37,8 @@ def main(request_path):
             "export._worker must run with KERAS_BACKEND=tensorflow. "
             f"Received: {os.environ.get('KERAS_BACKEND')!r}"
         )
+
+    quiet_tensorflow_logs(os.environ)
 
     import numpy as np
     import tensorflow as tf

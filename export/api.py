@@ -261,14 +261,42 @@ def _metadata(name, part, run_config, run_metrics):
 
 
 def _training_data(run_config):
+    """Return the `training_data` metadata: the data set's name, or its description as JSON.
+
+    File locations are cut to their last component ("att_faces", not
+    "/work/shared/data/att_faces"), because the metadata ships with the
+    model and the exporter's folder layout is of no use to its users.
+    """
     data = run_config.get("training_data", run_config.get("data"))
     if data is None:
         return None
     if isinstance(data, dict) and isinstance(data.get("name"), str):
         return data["name"]
     if isinstance(data, str):
-        return data
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return _without_folders(data, "source")
+    return json.dumps(_without_folders(data), sort_keys=True, separators=(",", ":"))
+
+
+# Keys of a run's data description whose values are file or folder locations.
+_LOCATION_KEYS = frozenset({"source", "path", "file", "root", "data_dir", "directory"})
+
+
+def _without_folders(value, key=None):
+    """Return `value` with each file location replaced by its last path component."""
+    if isinstance(value, dict):
+        return {name: _without_folders(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_without_folders(item, key) for item in value]
+    if not isinstance(value, str):
+        return value
+    is_absolute = (
+        pathlib.PurePosixPath(value).is_absolute()
+        or pathlib.PureWindowsPath(value).is_absolute()
+        or value.startswith("~")
+    )
+    if is_absolute or key in _LOCATION_KEYS and ("/" in value or "\\" in value):
+        return pathlib.PureWindowsPath(value).name if "\\" in value else pathlib.PurePosixPath(value).name
+    return value
 
 
 def _run_worker(work_dir, model_path, names, formats, quantize, import_modules, metadata, probes, opset):

@@ -20,9 +20,10 @@ from zoo.errors import CorruptFileError, InvalidConfigError
 
 CARDS_DIR = "model_cards"
 # A hand-written Markdown file in the card's folder `NAME/`, beside the
-# pictures, becomes the card section "Comparison with published results".
-# It lists figures of other work with their sources and settings, and it
-# lives beside the card (not in the ignored run folder) so that git keeps it.
+# pictures, becomes the card section "Comparisons".
+# It compares the model with other models or with published figures (with
+# their sources and settings), and it lives beside the card (not in the
+# ignored run folder) so that git keeps it.
 COMPARISON_FILE = "comparison.md"
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif")
 DEFAULT_LICENSE = "apache-2.0"
@@ -375,8 +376,7 @@ def write_card(run_dir, name, out_path=None, task=None, license=DEFAULT_LICENSE)
         name: the artifact name, for example `"face-embedder-orl"`.
         out_path: the card's path. Default: `model_cards/NAME.md` below the
             current folder. Pictures are copied to a folder `NAME/` beside it;
-            a `NAME/comparison.md` there becomes the section "Comparison with
-            published results".
+            a `NAME/comparison.md` there becomes the section "Comparisons".
         task: one of `TASK_TEXT` (embedder, generator, autoencoder,
             translator, classifier). Default: inferred by `infer_task`.
         license: the license id of the weights.
@@ -444,7 +444,7 @@ def _render(name, task, config, metrics, flat, pictures, license, comparison="")
         ("Evaluation data", text["evaluation_data"] + "\n\n" + data_table),
         ("Training data", text["training_data"]),
         ("Quantitative analyses", "Every value of the run's `metrics.json`.\n\n" + "\n\n".join(analyses)),
-        *([("Comparison with published results", comparison)] if comparison else []),
+        *([("Comparisons", comparison)] if comparison else []),
         ("Ethical considerations", text["ethics"]),
         ("Caveats and recommendations", text["caveats"]),
     ]

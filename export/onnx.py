@@ -4,6 +4,8 @@
 only `onnx` and `onnxruntime` and run in the exporting process.
 """
 
+import contextlib
+import logging
 import os
 
 import numpy as np
@@ -124,6 +126,25 @@ def run(path, inputs):
     return dict(zip(names, values))
 
 
+@contextlib.contextmanager
+def _root_logger_above_info():
+    """Raise the root logger to WARNING for the block, then restore its level.
+
+    ONNX Runtime's quantizer (1.31) logs one "Quantization parameters for
+    tensor ... not specified" line per tensor through the root logger at
+    INFO. Missing parameters are expected for dynamic quantization, so the
+    lines give the user nothing to act on.
+    """
+    root = logging.getLogger()
+    level = root.level
+    if root.getEffectiveLevel() < logging.WARNING:
+        root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def quantize(source, target, mode):
     """Write a quantized copy of an ONNX model.
 
@@ -140,7 +161,8 @@ def quantize(source, target, mode):
     if mode == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(os.fspath(source), os.fspath(target), weight_type=QuantType.QInt8)
+        with _root_logger_above_info():
+            quantize_dynamic(os.fspath(source), os.fspath(target), weight_type=QuantType.QInt8)
     elif mode == "float16":
         # onnxruntime ships the float16 converter of onnxconverter-common.
         from onnxruntime.transformers.float16 import convert_float_to_float16

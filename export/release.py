@@ -33,10 +33,15 @@ HEADLINE_METRICS = {
     "embedder": ("rank_1", "auc", "tar_far_1e-2", "recall_at_1"),
     "encoder": ("test_mse_per_pixel", "test_elbo_nats", "test_nll_iwae_nats"),
     "decoder": ("test_mse_per_pixel", "test_elbo_nats", "test_nll_iwae_nats"),
+    "autoencoder": ("test_mse_per_pixel", "test_elbo_nats", "test_nll_iwae_nats"),
     "generator": ("fid", "kid", "class_coverage"),
     "translator": ("l1", "ssim"),
     "classifier": ("test_accuracy",),
 }
+
+# The section of metrics.json that contains held-out results when a recipe
+# nests them (pix2pix writes {"test": {"l1": ..., "ssim": ...}}).
+HELD_OUT_SECTION = "test"
 
 
 # ONNX `zoo_task` -> the task vocabulary of `export.cards.write_card`.
@@ -176,22 +181,75 @@ def _manifest_entry(name, parts, description, artifact_dir, metrics, report, lic
         )
 
     primary = models[parts[0]]
-    task = {prop.key: prop.value for prop in primary.metadata_props}.get("zoo_task", "embedder")
-    headline = {key: metrics[key] for key in HEADLINE_METRICS.get(task, ()) if key in metrics}
+    part_tasks = {
+        part: {prop.key: prop.value for prop in model.metadata_props}.get("zoo_task", "embedder")
+        for part, model in models.items()
+    }
+    task = artifact_task(part_tasks)
     return {
         "name": name,
         "task": task,
         "parts": list(parts),
+        "part_tasks": part_tasks,
         "description": description,
         "files": files,
         "inputs": [_describe(value) for value in primary.graph.input],
         "outputs": [_describe(value) for value in primary.graph.output],
-        "metrics": headline,
+        "metrics": headline_metrics(task, metrics, parts),
         "parity_max_abs_diff": _max_difference(report),
         "license": license,
         "model_card": f"model_cards/{name}.md",
         "url": "",
     }
+
+
+def artifact_task(part_tasks):
+    """Return an artifact's task from its parts' `zoo_task` values.
+
+    One task is the artifact's task. An encoder with a decoder is an
+    `autoencoder`. Other mixes join the distinct tasks with `+` in part order.
+
+    Args:
+        part_tasks: part name -> `zoo_task`, in part order.
+    """
+    tasks = list(dict.fromkeys(part_tasks.values()))
+    if len(tasks) == 1:
+        return tasks[0]
+    if set(tasks) == {"encoder", "decoder"}:
+        return "autoencoder"
+    return "+".join(tasks)
+
+
+def headline_metrics(task, metrics, parts=()):
+    """Return the headline metrics of `task` found in `metrics`, in their metrics.json layout.
+
+    A key is taken from the top level of `metrics`, else from its held-out
+    `"test"` section, else from a section named after a part (the GAN
+    evaluation writes `{"generator": {"fid": ...}}`). A nested key stays
+    nested (`{"test": {"l1": ...}}`), so the flattened names of the
+    manifest and of metrics.json agree.
+
+    Args:
+        task: the artifact's task, a key of `HEADLINE_METRICS`.
+        metrics: the run's metrics.json contents.
+        parts: the released part names.
+    """
+    headline = {}
+    sections = [HELD_OUT_SECTION, *parts]
+    for key in HEADLINE_METRICS.get(task, ()):
+        if _is_number(metrics.get(key)):
+            headline[key] = metrics[key]
+            continue
+        for section in sections:
+            values = metrics.get(section)
+            if isinstance(values, dict) and _is_number(values.get(key)):
+                headline.setdefault(section, {})[key] = values[key]
+                break
+    return headline
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _describe(value):

@@ -82,7 +82,8 @@ class Embedder:
     `input_channels`.
 
     Args:
-        path: the `.onnx` file.
+        path: the `.onnx` file, or an artifact folder: its part with this
+            wrapper's `zoo_task` is loaded.
         providers: onnxruntime execution providers. Default: CUDA when
             usable, else CPU.
         batch_size: images per session run.
@@ -93,7 +94,7 @@ class Embedder:
     """
 
     def __init__(self, path, providers=None, batch_size=64):
-        self.model = OnnxModel(path, providers)
+        self.model = OnnxModel(path, providers, tasks=("embedder",))
         self.model.require_task("embedder")
         self.model.require_io(inputs=["images"], outputs=["embeddings"])
         self.input_shape = self.model.image_shape("images")
@@ -123,7 +124,10 @@ class Embedder:
         Args:
             images: anything `serving.images.prepare_images` reads: paths,
                 bytes, an (N, H, W, C) or (H, W, C) array, or a list of them.
-                Images of another size or channel count are converted.
+                A single-channel model also takes (H, W) grey arrays, alone
+                or in a list, and an (N, H, W) grey batch whose last axis is
+                not 1, 3 or 4. Images of another size or channel count are
+                converted.
 
         Returns:
             float32 array of shape (N, embedding_dim) with unit L2 norm rows.
@@ -133,6 +137,8 @@ class Embedder:
             InvalidModelError: the model output is not L2-normalised.
         """
         height, width, channels = self.input_shape
+        if channels == 1:
+            images = _add_grey_channel_axis(images)
         batch = prepare_images(images, height, width, channels)
         embeddings = run_in_batches(self.model, "images", batch, ["embeddings"], self.batch_size)[
             "embeddings"
@@ -209,3 +215,20 @@ class Embedder:
         embeddings = self.embed([image_a, image_b])
         distance = float(euclidean_distances(embeddings[:1], embeddings[1:])[0, 0])
         return VerifyResult(distance=distance, threshold=float(threshold), same=distance <= threshold)
+
+
+def _add_grey_channel_axis(images):
+    """Add the channel axis to (H, W) grey arrays and to an (N, H, W) grey batch.
+
+    A 3-D array whose last axis is 1, 3 or 4 stays an (H, W, C) image.
+    """
+    if isinstance(images, np.ndarray):
+        if images.ndim == 2 or images.ndim == 3 and images.shape[-1] not in (1, 3, 4):
+            return images[..., None]
+        return images
+    if isinstance(images, (list, tuple)):
+        return [
+            image[:, :, None] if isinstance(image, np.ndarray) and image.ndim == 2 else image
+            for image in images
+        ]
+    return images

@@ -16,6 +16,7 @@ write; searches use that matrix.
 import dataclasses
 import pathlib
 import sqlite3
+import unicodedata
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from serving.errors import CorruptFileError, GalleryError, GalleryMismatchError,
 from serving.search import SEARCHERS, make_searcher
 
 SCHEMA_VERSION = "1"
+
+# The same limit as the HTTP API's `name` field.
+MAX_NAME_LENGTH = 256
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -96,6 +100,8 @@ class Gallery:
 
         Raises:
             ModelNotFoundError: the file does not exist and `create` is False.
+            GalleryError: the file or its folder cannot be created or opened
+                (no permission, read-only or virtual file system).
             CorruptFileError: the file is not a gallery.
             GalleryMismatchError: the gallery was made with another model.
         """
@@ -119,17 +125,27 @@ class Gallery:
                 f"Gallery {path} does not exist. Enrol a person first with `zoo enroll`, "
                 "or open it with create=True from Python."
             )
-        if not exists:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if not exists:
+                path.parent.mkdir(parents=True, exist_ok=True)
 
-        # isolation_level=None: transactions are opened and closed explicitly below.
-        connection = sqlite3.connect(str(path), isolation_level=None)
+            # isolation_level=None: transactions are opened and closed explicitly below.
+            connection = sqlite3.connect(str(path), isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise _cannot_open(path, error) from error
         try:
             connection.execute("PRAGMA foreign_keys = ON")
             if exists:
                 _check_meta(connection, path, dim, model_hash)
             else:
                 _create_schema(connection, dim, model_hash)
+        except sqlite3.OperationalError as error:
+            connection.close()
+            if exists:
+                raise CorruptFileError(
+                    f"{path} is not a gallery file ({error}). Pass another path to create a new gallery."
+                ) from error
+            raise _cannot_open(path, error) from error
         except sqlite3.DatabaseError as error:
             connection.close()
             raise CorruptFileError(
@@ -195,11 +211,7 @@ class Gallery:
                 write failed. The file and this object are then unchanged.
             InvalidInputError: a bad name, embedding or image.
         """
-        if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise InvalidInputError(
-                f"A person's name must be a non-empty string without leading or trailing "
-                f"spaces. Received: {name!r}"
-            )
+        check_person_name(name)
         vectors = self._embeddings_from(embeddings_or_images)
         blobs = [(vector.astype("<f4").tobytes(),) for vector in vectors]
 
@@ -209,7 +221,7 @@ class Gallery:
                 if not replace:
                     raise GalleryError(
                         f"{name!r} is already enrolled in {self.path}. Pass replace=True "
-                        "(--replace) to replace their embeddings, or remove them first."
+                        "to replace their embeddings, or remove them first."
                     )
                 cursor.execute("DELETE FROM people WHERE id = ?", (row[0],))
             person_id = cursor.execute("INSERT INTO people (name) VALUES (?)", (name,)).lastrowid
@@ -376,6 +388,36 @@ class Gallery:
             self._matrix = np.stack(vectors).astype(np.float32)
         else:
             self._matrix = np.zeros((0, self.embedding_dim), dtype=np.float32)
+
+
+def check_person_name(name):
+    """Check a person's name and raise InvalidInputError when it is invalid.
+
+    A name is a string of 1 to MAX_NAME_LENGTH characters, without leading
+    or trailing whitespace and without control characters (newline, tab),
+    which would break the one-line-per-person output of `zoo gallery list`.
+    """
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise InvalidInputError(
+            f"A person's name must be a non-empty string without leading or trailing "
+            f"spaces. Received: {name!r}"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInputError(
+            f"A person's name must have at most {MAX_NAME_LENGTH} characters. "
+            f"Received {len(name)} characters: {name[:40]!r}..."
+        )
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        raise InvalidInputError(
+            f"A person's name must not contain control characters such as newline or tab. Received: {name!r}"
+        )
+
+
+def _cannot_open(path, error):
+    return GalleryError(
+        f"Cannot create or open the gallery file {path} ({error}). "
+        "Choose a gallery path in an existing folder that you can write to."
+    )
 
 
 def _preview(names, limit=10):

@@ -9,12 +9,15 @@ The latent size is the metadata `latent_dim` and the image size is
 """
 
 import io
+import logging
 
 import numpy as np
 
-from serving.errors import InvalidInputError, InvalidModelError
+from serving.errors import InvalidInputError, InvalidModelError, ServingError
 from serving.images import import_pillow, convert_channels, prepare_images, to_uint8
-from serving.runtime import OnnxModel, atomic_write_bytes, run_in_batches
+from serving.runtime import CPU_PROVIDER, OnnxModel, atomic_write_bytes, run_in_batches
+
+logger = logging.getLogger(__name__)
 
 # Decoder outputs may overshoot [0, 1] by float rounding; more than this is a broken model.
 _RANGE_TOLERANCE = 1e-4
@@ -116,7 +119,7 @@ class Encoder:
     """
 
     def __init__(self, path, providers=None, batch_size=64):
-        self.model = OnnxModel(path, providers)
+        self.model = OnnxModel(path, providers, tasks=("encoder",))
         self.model.require_task("encoder")
         self.model.require_io(inputs=["images"])
         self.is_variational = "z_mean" in self.model.outputs and "z_log_var" in self.model.outputs
@@ -178,13 +181,14 @@ class Decoder:
 
     Args:
         path: the `.onnx` file, with `zoo_task` decoder or generator, a `z`
-            input and an `images` output in [0, 1].
+            input and an `images` output in [0, 1], or an artifact folder
+            whose decoder or generator part is loaded.
         providers: onnxruntime execution providers. Default: CUDA when usable.
         batch_size: latents per session run.
     """
 
     def __init__(self, path, providers=None, batch_size=64):
-        self.model = OnnxModel(path, providers)
+        self.model = OnnxModel(path, providers, tasks=("decoder", "generator"))
         self.model.require_task("decoder", "generator")
         self.model.require_io(inputs=["z"], outputs=["images"])
         self.latent_dim = self.model.metadata_int("latent_dim")
@@ -195,6 +199,7 @@ class Decoder:
                 f"{declared}. Export the model again."
             )
         self.batch_size = batch_size
+        self._prior_checked = False
 
     @property
     def path(self):
@@ -227,9 +232,24 @@ class Decoder:
     def sample(self, n, seed=0):
         """Decode `n` latents drawn from N(0, I); the same seed gives the same images.
 
+        N(0, I) is the prior of a GAN generator and of a VAE decoder. A plain
+        autoencoder has no prior, so the first call on its decoder logs a
+        warning (see `plain_autoencoder_reason`).
+
         Returns:
             float32 array of shape (n, H, W, C) in [0, 1].
         """
+        if not self._prior_checked:
+            self._prior_checked = True
+            reason = plain_autoencoder_reason(self.model)
+            if reason is not None:
+                logger.warning(
+                    "%s: sampling z from N(0, I), which is not this decoder's latent distribution "
+                    "because %s. Expect blurry or implausible images; encode real images and "
+                    "interpolate or perturb their latents instead.",
+                    self.path,
+                    reason,
+                )
         return self.decode(self.sample_latents(n, seed))
 
     def interpolate(self, z0=None, z1=None, steps=8, method="linear", seed=0):
@@ -253,6 +273,41 @@ class Decoder:
         z0 = drawn[0] if z0 is None else check_latents(z0, self.latent_dim)[0]
         z1 = drawn[1] if z1 is None else check_latents(z1, self.latent_dim)[0]
         return interpolate_latents(z0, z1, steps, method)
+
+
+def plain_autoencoder_reason(model):
+    """Return why a decoder has no N(0, I) prior, or None when it has one.
+
+    A GAN generator (`zoo_task=generator`) is trained on N(0, I) latents.
+    For a decoder, the encoder exported beside it decides. A VAE encoder has
+    `z_mean` and `z_log_var` outputs, and a plain autoencoder's encoder has
+    `z` only. Without that encoder, a `model_name` metadata value containing
+    "vae" marks a VAE decoder.
+
+    Args:
+        model: the decoder's `OnnxModel`.
+    """
+    if model.task != "decoder":
+        return None
+    model_name = model.metadata.get("model_name", "")
+    for sibling in sorted(model.path.parent.glob("*.onnx")):
+        if sibling == model.path:
+            continue
+        try:
+            encoder = OnnxModel(sibling, [CPU_PROVIDER])
+        except ServingError:
+            continue
+        if encoder.task != "encoder" or encoder.metadata.get("model_name", "") != model_name:
+            continue
+        if "z_mean" in encoder.outputs and "z_log_var" in encoder.outputs:
+            return None
+        return f"its encoder {sibling.name} outputs a deterministic z, not z_mean and z_log_var, so it is a plain autoencoder"
+    if "vae" in model_name.lower():
+        return None
+    return (
+        f"no variational encoder is exported beside it and its model_name {model_name!r} does not name a VAE, "
+        "so it is taken for a plain autoencoder"
+    )
 
 
 def reconstruct(encoder, decoder, images):
@@ -288,7 +343,7 @@ class Translator:
     """
 
     def __init__(self, path, providers=None, batch_size=16):
-        self.model = OnnxModel(path, providers)
+        self.model = OnnxModel(path, providers, tasks=("translator",))
         self.model.require_task("translator")
         self.model.require_io(inputs=["images"], outputs=["translated"])
         self.input_shape = self.model.image_shape("images")

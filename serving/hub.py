@@ -105,7 +105,9 @@ class Artifact:
 
     Attributes:
         name: the name passed to `pull` and `load`.
-        task: the `zoo_task` of its model (embedder, encoder, decoder, ...).
+        task: the `zoo_task` of its model (embedder, encoder, decoder, ...),
+            or `autoencoder` for an artifact with an encoder and a decoder
+            part. The manifest's `part_tasks` gives each part's `zoo_task`.
         description: one line for `zoo pull --list`.
         files: the `ArtifactFile`s of every variant. In each variant, the
             first `.onnx` file is the model.
@@ -692,11 +694,15 @@ def _looks_like_path(model):
 
 
 def resolve(model, mirror=None, cache_dir=None, manifest=None, progress=True, quantize=None):
-    """Return the local `.onnx` path for a path or an artifact name.
+    """Return the local path for a model path or an artifact name.
 
-    An existing file, or anything that looks like a path (a separator, a
-    leading dot or an `.onnx` suffix), is returned as it is. Anything else
-    is an artifact name and its variant `quantize` is pulled into the cache.
+    An existing file or folder, or anything that looks like a path (a
+    separator, a leading dot or an `.onnx` suffix), is returned as it is.
+    Anything else is an artifact name and its variant `quantize` is pulled
+    into the cache. An artifact with one `.onnx` part resolves to that file.
+    An artifact with several parts (a VAE's `encoder.onnx` and
+    `decoder.onnx`) resolves to its cache folder, and each wrapper
+    (`Encoder`, `Decoder`, ...) loads the part whose `zoo_task` it runs.
 
     Raises:
         InvalidInputError: `quantize` is given with a path, which has no variants.
@@ -712,11 +718,41 @@ def resolve(model, mirror=None, cache_dir=None, manifest=None, progress=True, qu
             )
         return path
     try:
-        return pull(
+        if not isinstance(manifest, Manifest):
+            manifest = read_manifest(manifest, cache_dir=cache_dir)
+        model_file = pull(
             model, mirror=mirror, cache_dir=cache_dir, progress=progress, manifest=manifest, quantize=quantize
         )
     except UnknownArtifactError as error:
         raise UnknownArtifactError(f"'{model}' is not an existing file. {error}") from error
+    parts = onnx_parts(manifest.get(model), quantize)
+    if len(parts) > 1:
+        return artifact_dir(model, cache_dir)
+    return model_file
+
+
+def onnx_parts(artifact, quantize=None):
+    """Return the `.onnx` files of one variant of an artifact, in manifest order."""
+    return [file for file in artifact.variant_files(quantize) if file.path.endswith(".onnx")]
+
+
+def resolve_parts(model, mirror=None, cache_dir=None, manifest=None, progress=True, quantize=None):
+    """Return `(name, path)` for each `.onnx` part of a path or an artifact name.
+
+    A path gives one pair named by its file stem. An artifact with one part
+    gives one pair named by the artifact. An artifact with several parts
+    gives one pair per part, named `ARTIFACT-PART` (the part's file stem),
+    for example `vae-fashion-mnist-encoder` and `vae-fashion-mnist-decoder`.
+
+    Raises:
+        See `resolve`.
+    """
+    is_path = pathlib.Path(model).exists() or _looks_like_path(model)
+    path = resolve(model, mirror=mirror, cache_dir=cache_dir, manifest=manifest, progress=progress, quantize=quantize)
+    if path.is_dir():
+        prefix = path.name if is_path else str(model)
+        return [(f"{prefix}-{part.stem}", part) for part in sorted(path.glob("*.onnx"))]
+    return [(path.stem if is_path else str(model), path)]
 
 
 def load(name_or_path, mirror=None, cache_dir=None, manifest=None, progress=True, quantize=None, **kwargs):
@@ -742,7 +778,7 @@ def load(name_or_path, mirror=None, cache_dir=None, manifest=None, progress=True
     """
     from serving.embedder import Embedder
     from serving.generative import Decoder, Encoder, Translator
-    from serving.runtime import OnnxModel
+    from serving.runtime import OnnxModel, find_part
     from serving.stylegan import load_generator, style_part_role
 
     wrappers = {
@@ -756,6 +792,10 @@ def load(name_or_path, mirror=None, cache_dir=None, manifest=None, progress=True
     path = resolve(
         name_or_path, mirror=mirror, cache_dir=cache_dir, manifest=manifest, progress=progress, quantize=quantize
     )
+    if path.is_dir():
+        # Without a task to choose by, a multi-part artifact loads its first
+        # part with a wrapper, by file name: `decoder.onnx` before `encoder.onnx`.
+        path = find_part(path, tuple(wrappers), providers=kwargs.get("providers"))
 
     # NOTE: reading the task of a bare path opens one extra session.
     onnx_model = OnnxModel(path, providers=kwargs.get("providers"))

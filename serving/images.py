@@ -8,12 +8,15 @@ convention of every exported model.
 """
 
 import io
+import logging
 import os
 import pathlib
 
 import numpy as np
 
 from serving.errors import InvalidInputError, MissingDependencyError
+
+logger = logging.getLogger(__name__)
 
 # ITU-R 601-2 luma weights, the ones Pillow uses for RGB -> L.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
@@ -36,7 +39,7 @@ def import_pillow():
 def _describe(source):
     if isinstance(source, (str, os.PathLike)):
         return str(source)
-    return f"{type(source).__name__} of {len(source)} bytes"
+    return "The image"
 
 
 def _read_pgm(data, name):
@@ -125,6 +128,12 @@ def _read_with_pillow(data, name):
         raise InvalidInputError(
             f"{name} is too large to decode ({error}). Expected an image of at most "
             f"{Image.MAX_IMAGE_PIXELS} pixels; resize it first."
+        ) from error
+    except Image.UnidentifiedImageError as error:
+        # Pillow's own message shows the repr of its BytesIO, which helps no one.
+        raise InvalidInputError(
+            f"{name} is not a readable image (expected PNG, JPEG or PGM; received {len(data)} bytes "
+            f"starting with {data[:8]!r})."
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         # Pillow raises UnidentifiedImageError (an OSError) for unknown
@@ -333,6 +342,7 @@ def prepare_images(images, height, width, channels):
             batch = _array_to_float(images, "images")
             if batch.shape[1:] == (height, width, channels):
                 return batch
+            _warn_converted({batch.shape[1:]: len(batch)}, len(batch), (height, width, channels))
             return np.stack([prepare_image(image, height, width, channels) for image in batch])
         if images.ndim == 3 and images.shape[-1] in (1, 3, 4):
             images = [images]
@@ -354,8 +364,41 @@ def prepare_images(images, height, width, channels):
             raise InvalidInputError(
                 _shape_message(source.shape, single=True, model_shape=(height, width, channels))
             )
-    return np.stack(
-        [prepare_image(read_image(source), height, width, channels) for source in images]
+
+    prepared = []
+    converted = {}
+    for source in images:
+        image = read_image(source)
+        if image.shape != (height, width, channels):
+            converted[image.shape] = converted.get(image.shape, 0) + 1
+        prepared.append(prepare_image(image, height, width, channels))
+    _warn_converted(converted, len(images), (height, width, channels))
+    return np.stack(prepared)
+
+
+def _describe_shape(shape):
+    """Return `"300x400 RGB"` for an (H, W, C) shape: height x width and the channel layout."""
+    height, width, channels = shape
+    layout = {1: "grey", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels}-channel")
+    return f"{height}x{width} {layout}"
+
+
+def _warn_converted(converted, total, model_shape):
+    """Log one warning per call that names the image sizes and layouts converted to the model input."""
+    if not converted:
+        return
+    target = _describe_shape(model_shape)
+    sources = ", ".join(
+        f"{count} of {_describe_shape(shape)}" for shape, count in sorted(converted.items())
+    )
+    logger.warning(
+        "Converted %d of %d images to the model input (height x width): %s converted to %s. "
+        "Pass %s images to skip the conversion.",
+        sum(converted.values()),
+        total,
+        sources,
+        target,
+        target,
     )
 
 

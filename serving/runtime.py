@@ -148,7 +148,9 @@ def create_session(path, providers=None):
             path.name,
             in_use[0],
         )
-    logger.info("Running %s on %s.", path.name, in_use[0])
+    # Only a fallback from a requested GPU is worth a line by default: the
+    # warning above covers it, so the provider in use is a debug detail.
+    logger.debug("Running %s on %s.", path.name, in_use[0])
     return session
 
 
@@ -161,6 +163,46 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
+def _is_quantized_copy(path):
+    # `zoo export --quantize int8` writes NAME.int8.onnx beside NAME.onnx.
+    return len(path.suffixes) > 1 and path.suffixes[-2] in (".int8", ".uint8", ".fp16")
+
+
+def find_part(folder, tasks, providers=None):
+    """Return the `.onnx` file of an artifact folder whose `zoo_task` is one of `tasks`.
+
+    An artifact such as a VAE has several parts (`encoder.onnx`,
+    `decoder.onnx`), so a wrapper given the folder picks its own part.
+    Float32 files are tried before quantized copies.
+
+    Args:
+        folder: the artifact folder.
+        tasks: the `zoo_task` values the caller can run.
+        providers: passed to `create_session` to read each file's metadata.
+
+    Raises:
+        ModelNotFoundError: the folder has no `.onnx` file.
+        InvalidModelError: no part has one of `tasks`; the message names the parts.
+    """
+    folder = pathlib.Path(folder)
+    candidates = sorted(folder.glob("*.onnx"), key=lambda path: (_is_quantized_copy(path), path.name))
+    if not candidates:
+        raise ModelNotFoundError(f"{folder} contains no .onnx file. Pass an artifact folder or an .onnx file.")
+
+    found = {}
+    for candidate in candidates:
+        session = create_session(candidate, providers)
+        task = session.get_modelmeta().custom_metadata_map.get("zoo_task")
+        if task in tasks:
+            return candidate
+        found[candidate.name] = task
+    parts = ", ".join(f"{name} (zoo_task={task!r})" for name, task in found.items())
+    raise InvalidModelError(
+        f"No part of {folder} has a zoo_task in {list(tasks)}. Its parts: {parts}. "
+        "Pass the artifact whose task fits this command."
+    )
+
+
 def _tensor_info(node_arg):
     shape = tuple(dim if isinstance(dim, int) and dim >= 0 else None for dim in node_arg.shape)
     return TensorInfo(name=node_arg.name, shape=shape, element_type=node_arg.type)
@@ -168,6 +210,12 @@ def _tensor_info(node_arg):
 
 class OnnxModel:
     """An onnxruntime session with the model's metadata, inputs and outputs.
+
+    Args:
+        path: the `.onnx` file, or an artifact folder when `tasks` is given.
+        providers: execution providers, passed to `create_session`.
+        tasks: the `zoo_task` values the caller runs. With a folder, the
+            part whose task is one of them is loaded (see `find_part`).
 
     Attributes:
         path: the `.onnx` file.
@@ -179,8 +227,10 @@ class OnnxModel:
         task: the `zoo_task` metadata value, or None when absent.
     """
 
-    def __init__(self, path, providers=None):
+    def __init__(self, path, providers=None, tasks=None):
         self.path = pathlib.Path(path)
+        if tasks is not None and self.path.is_dir():
+            self.path = find_part(self.path, tasks, providers)
         self.session = create_session(self.path, providers)
         self.provider = self.session.get_providers()[0]
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)

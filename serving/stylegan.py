@@ -46,6 +46,12 @@ def style_part_role(model):
 def load_generator(path, providers=None, batch_size=64):
     """Open a decoder or generator file with the wrapper its metadata calls for.
 
+    Args:
+        path: the `.onnx` file, or an artifact folder whose decoder or
+            generator part is opened (see `serving.runtime.find_part`).
+        providers: onnxruntime execution providers.
+        batch_size: latents per session run.
+
     Returns:
         A `StyleGenerator` for a StyleGAN generator, else a `Decoder`.
 
@@ -54,7 +60,9 @@ def load_generator(path, providers=None, batch_size=64):
             or not a decoder or generator.
     """
     # NOTE: reading the metadata opens one extra session on the file.
-    role = style_part_role(OnnxModel(path, providers))
+    model = OnnxModel(path, providers, tasks=("decoder", "generator"))
+    path = model.path
+    role = style_part_role(model)
     if role == "generator":
         return StyleGenerator(path, providers=providers, batch_size=batch_size)
     if role in SIDE_PART_ROLES:

@@ -39,6 +39,15 @@ MAX_SEED = 2**63 - 1
 FORMATS = ("png", "base64", "json")
 DECODERS = ("decoder", "generator")
 
+# zoo_task -> the model endpoints (below /models/{name}/) that serve it, for error messages.
+_ENDPOINTS_BY_TASK = {
+    "embedder": ("embed", "verify", "identify", "gallery"),
+    "encoder": ("reconstruct",),
+    "decoder": ("decode", "sample", "interpolate"),
+    "generator": ("decode", "sample", "interpolate"),
+    "translator": ("translate",),
+}
+
 _FORMAT_FIELD = {
     "type": "string",
     "enum": list(FORMATS),
@@ -96,7 +105,13 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
     app = FastAPI(
         title="beyond-zoo serving",
         version=API_VERSION,
-        description="Embeddings, verification, identification and generation with exported ONNX models.",
+        description=(
+            "Embeddings, verification, identification and generation with exported ONNX models. "
+            "The {name} in a URL is the artifact name passed to `zoo serve`; an artifact with several parts "
+            "(an encoder and a decoder) serves each part as ARTIFACT-PART, for example vae-fashion-mnist-decoder. "
+            "A model given as a file path is served under its file stem. The file stem and the model_name "
+            "metadata also reach a model while no other served model claims them."
+        ),
         lifespan=lifespan,
     )
     app.state.ready = False
@@ -139,9 +154,12 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
                 expected=f"one of {registry.names()}",
             )
         if model.task not in tasks:
+            # The model exists, so the request is unprocessable rather than not found.
+            served = _ENDPOINTS_BY_TASK.get(model.task, ())
+            offer = f"it serves {', '.join('/' + route for route in served)}" if served else "it serves no endpoint"
             raise HTTPError(
-                404,
-                f"Model {name!r} has zoo_task={model.task!r}; /{endpoint} needs one of {list(tasks)}.",
+                422,
+                f"Model {name!r} is a {model.task}; {offer}. /{endpoint} needs a model with zoo_task in {list(tasks)}.",
                 field="name",
                 expected=f"a model with zoo_task in {list(tasks)}",
             )

@@ -108,21 +108,22 @@ class RequestFields:
 
     def number(self, name, default, minimum=-math.inf, maximum=math.inf):
         """Return a finite number field in [minimum, maximum], or `default` when absent."""
-        value = self._get(name)
-        expected = f"a finite number from {minimum:g} to {maximum:g}"
-        if value is None:
+        received = self._get(name)
+        expected = _number_range(minimum, maximum)
+        if received is None:
             return default
-        value = self._multipart_text(name, value)
+        message = f"Field '{name}' must be {expected}. Received: {_describe_received(received)}."
+        value = self._multipart_text(name, received)
         if isinstance(value, str):
             try:
                 value = float(value.strip())
             except ValueError:
-                raise HTTPError(422, f"Field '{name}' must be {expected}. Received: {value!r}", field=name, expected=expected) from None
+                raise HTTPError(422, message, field=name, expected=expected) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise HTTPError(422, f"Field '{name}' must be {expected}. Received: {value!r}", field=name, expected=expected)
+            raise HTTPError(422, message, field=name, expected=expected)
         value = float(value)
         if not math.isfinite(value) or not minimum <= value <= maximum:
-            raise HTTPError(422, f"Field '{name}' must be {expected}. Received: {value!r}", field=name, expected=expected)
+            raise HTTPError(422, message, field=name, expected=expected)
         return value
 
     def boolean(self, name, default):
@@ -378,3 +379,23 @@ def describe_body(fields, required=(), images=()):
             MULTIPART: {"schema": schema(form_properties)},
         },
     }
+
+
+def _number_range(minimum, maximum):
+    """Return the wording of a number field's range, leaving out infinite bounds."""
+    if math.isinf(minimum) and math.isinf(maximum):
+        return "a finite number"
+    if math.isinf(maximum):
+        return f"a finite number >= {minimum:g}"
+    if math.isinf(minimum):
+        return f"a finite number <= {maximum:g}"
+    return f"a finite number from {minimum:g} to {maximum:g}"
+
+
+def _describe_received(value):
+    """Return a received field value with its type, for example `'nan' (a string)`."""
+    kinds = {str: "a string", bytes: "bytes", bool: "a boolean", int: "an integer", float: "a number"}
+    kind = kinds.get(type(value), f"a {type(value).__name__}")
+    if isinstance(value, (list, dict)):
+        kind = "a JSON array" if isinstance(value, list) else "a JSON object"
+    return f"{value!r:.80} ({kind})"

@@ -2,7 +2,9 @@
 
 `resolve_model_paths` is the one place that turns the MODEL arguments of
 `zoo serve` into files. Each file becomes a `ServedModel`, reachable by its
-file stem and, when no other model claims it, by its `model_name` metadata.
+artifact name (`ARTIFACT-PART` for one part of a multi-part artifact) or,
+for a path, its file stem. Its file stem and its `model_name` metadata are
+aliases while no other model claims them.
 """
 
 import asyncio
@@ -33,31 +35,35 @@ WRAPPERS = {
 
 
 def resolve_model_paths(models):
-    """Turn MODEL arguments into `.onnx` paths.
+    """Turn MODEL arguments into `(name, path)` pairs of `.onnx` files.
+
+    A path is served under its file stem. An artifact name is served under
+    that name, and an artifact with several parts under `ARTIFACT-PART` for
+    each part (see `serving.hub.resolve_parts`).
 
     Args:
         models: strings, each the path of an `.onnx` file or the name of an
             artifact in the manifest, which is pulled into the cache.
 
     Returns:
-        A list of `pathlib.Path`, one per argument, in order.
+        A list of `(name, pathlib.Path)`, in argument order.
 
     Raises:
         ModelNotFoundError: an argument is neither a file nor an artifact.
     """
-    paths = []
+    pairs = []
     for model in models:
         try:
-            path = hub.resolve(model)
+            parts = hub.resolve_parts(model)
         except hub.UnknownArtifactError as error:
             raise ModelNotFoundError(
                 f"ONNX model not found: {model}. Pass the path of an exported .onnx file "
                 f"or an artifact name. {error}"
             ) from error
-        if not path.is_file():
+        if not parts or not all(path.is_file() for _, path in parts):
             raise ModelNotFoundError(f"ONNX model not found: {model}. Pass the path of an exported .onnx file.")
-        paths.append(path)
-    return paths
+        pairs.extend(parts)
+    return pairs
 
 
 class GalleryStore:
@@ -98,8 +104,10 @@ class ServedModel:
     """One loaded model.
 
     Attributes:
-        name: the model name in URLs (the file stem).
-        aliases: other names that reach this model (its `model_name` metadata).
+        name: the model name in URLs: the artifact name, `ARTIFACT-PART`
+            for a part of a multi-part artifact, else the file stem.
+        aliases: other names that reach this model (its file stem and its
+            `model_name` metadata).
         path: the `.onnx` file.
         task: the `zoo_task` metadata, or None. A StyleGAN mapping or
             synthesis part gets its `part_role` instead, so that no endpoint
@@ -144,7 +152,8 @@ class ModelRegistry:
         """Load ONNX files, build their batchers and open their galleries.
 
         Args:
-            paths: `.onnx` files, for example from `resolve_model_paths`.
+            paths: `.onnx` files, each a path (served under its file stem)
+                or a `(name, path)` pair from `resolve_model_paths`.
             galleries: model name -> SQLite gallery file, for embedders. The
                 key None stands for the only embedder loaded.
             pairs: encoder name -> decoder name, used by `reconstruct`.
@@ -164,8 +173,9 @@ class ModelRegistry:
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="onnxruntime")
         models = []
         try:
-            for path in paths:
-                models.append(_load_one(pathlib.Path(path), max_batch, max_wait_ms / 1000.0, executor, providers))
+            for entry in paths:
+                name, path = entry if isinstance(entry, tuple) else (None, entry)
+                models.append(_load_one(pathlib.Path(path), max_batch, max_wait_ms / 1000.0, executor, providers, name))
             _check_unique_names(models)
             _drop_ambiguous_aliases(models)
             registry = cls(models, pairs, executor)
@@ -221,7 +231,7 @@ class ModelRegistry:
             self.executor.shutdown(wait=True)
 
 
-def _load_one(path, max_batch, max_wait_s, executor, providers):
+def _load_one(path, max_batch, max_wait_s, executor, providers, name=None):
     onnx_model = OnnxModel(path, providers)
     task = onnx_model.task
     role = style_part_role(onnx_model)
@@ -242,15 +252,18 @@ def _load_one(path, max_batch, max_wait_s, executor, providers):
         # first one above is only used to read the task and is dropped.
         wrapper = wrapper_class(path, providers=providers, batch_size=max_batch)
         onnx_model = wrapper.model
-        batcher = MicroBatcher(f"{path.stem}/{operation}", getattr(wrapper, operation), max_batch, max_wait_s, executor)
+        batcher = MicroBatcher(f"{name or path.stem}/{operation}", getattr(wrapper, operation), max_batch, max_wait_s, executor)
 
+    # The file stem and the recipe's model_name stay reachable as aliases
+    # while no other model claims them.
+    name = name or path.stem
     aliases = []
-    model_name = onnx_model.metadata.get("model_name")
-    if model_name and model_name != path.stem:
-        aliases.append(model_name)
-    logger.info("Loaded %s (%s) as %s on %s.", path, task, path.stem, onnx_model.provider)
+    for alias in (path.stem, onnx_model.metadata.get("model_name")):
+        if alias and alias != name and alias not in aliases:
+            aliases.append(alias)
+    logger.info("Loaded %s (%s) as %s on %s.", path, task, name, onnx_model.provider)
     return ServedModel(
-        name=path.stem,
+        name=name,
         aliases=aliases,
         path=path,
         task=task,
@@ -266,7 +279,7 @@ def _check_unique_names(models):
         if model.name in seen:
             raise InvalidInputError(
                 f"Two models have the name {model.name!r}: {seen[model.name]} and {model.path}. "
-                "Rename one file: the file stem is the model name in URLs."
+                "Rename one file or serve them by artifact name: the name in URLs is the artifact name or the file stem."
             )
         seen[model.name] = model.path
 

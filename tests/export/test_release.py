@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import pathlib
 import shutil
 
 import pytest
@@ -118,3 +119,32 @@ def test_release_removes_stale_quantized_copy(released, tmp_path, monkeypatch):
     assert (folder / "embedder.onnx").is_file()
     assert not (folder / "embedder.int8.onnx").exists()
     assert (folder / "decoder.int8.onnx").is_file()
+
+
+def test_headline_metrics_nested_sections():
+    from export.release import headline_metrics
+
+    pix2pix = {"test": {"l1": 0.12, "ssim": 0.33, "pairs": 2000}}
+    gan = {"generator": {"fid": 125.0, "kid": 34.7, "class_coverage": 0.99}, "other_runs": {"fid": 1.0}}
+    embedder = {"rank_1": 0.75, "eigenfaces": {"rank_1": 0.5}}
+
+    assert headline_metrics("translator", pix2pix, ["generator"]) == {"test": {"l1": 0.12, "ssim": 0.33}}
+    assert headline_metrics("generator", gan, ["generator"]) == {"generator": {"fid": 125.0, "kid": 34.7, "class_coverage": 0.99}}
+    assert headline_metrics("embedder", embedder, ["embedder"]) == {"rank_1": 0.75}
+
+
+def test_artifact_task_of_parts():
+    from export.release import artifact_task
+
+    assert artifact_task({"embedder": "embedder"}) == "embedder"
+    assert artifact_task({"decoder": "decoder", "encoder": "encoder"}) == "autoencoder"
+    assert artifact_task({"mapping": "mapping", "generator": "generator"}) == "mapping+generator"
+
+
+def test_checked_in_manifest_tasks_and_metrics():
+    manifest = json.loads((pathlib.Path(__file__).resolve().parents[2] / "artifacts" / "manifest.json").read_text())
+    entries = {entry["name"]: entry for entry in manifest["artifacts"]}
+
+    assert entries["autoencoder-fashion-mnist"]["task"] == "autoencoder"
+    assert entries["autoencoder-fashion-mnist"]["part_tasks"] == {"decoder": "decoder", "encoder": "encoder"}
+    assert set(entries["pix2pix-edges-fashion-mnist"]["metrics"]["test"]) == {"l1", "ssim"}

@@ -16,8 +16,8 @@ LATENT = [0.1, 0.2, 0.3, 0.4]
 CASES = [
     ("get", "/models/absent", {}, 404, "name"),
     ("post", "/models/absent/embed", {"json": {"images": [PNG]}}, 404, "name"),
-    ("post", "/models/decoder/embed", {"json": {"images": [PNG]}}, 404, "name"),
-    ("post", "/models/embedder/sample", {"json": {}}, 404, "name"),
+    ("post", "/models/decoder/embed", {"json": {"images": [PNG]}}, 422, "name"),
+    ("post", "/models/embedder/sample", {"json": {}}, 422, "name"),
     ("post", "/models/embedder/embed", {"files": [("images", ("x.png", b"not an image"))]}, 400, "images[0]"),
     ("post", "/models/embedder/embed", {"files": [("images", ("x.pgm", pgm_bytes(random_pixels(0)[0])[:-5]))]}, 400, "images[0]"),
     ("post", "/models/embedder/embed", {"json": {"images": ["%%% not base64"]}}, 400, "images[0]"),
@@ -101,3 +101,37 @@ def test_huge_png_dimensions_are_413(shared_client):
 
     assert response.status_code == 413
     assert response.json()["field"] == "images[0]"
+
+
+def test_nan_psi_message(shared_client):
+    response = shared_client.post(
+        "/models/decoder/sample", content=b'{"psi": NaN}', headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Field 'psi' must be a finite number. Received: nan (a number)."
+
+
+def test_nan_string_quoted_with_type(shared_client):
+    response = shared_client.post("/models/embedder/verify", json={"image_a": PNG, "image_b": PNG, "far": "nan"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Field 'far' must be a finite number from 0 to 1. Received: 'nan' (a string)."
+
+
+def test_wrong_task_names_endpoints(shared_client):
+    response = shared_client.post("/models/decoder/embed", json={"images": [PNG]})
+
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "Model 'decoder' is a decoder; it serves /decode, /sample, /interpolate." in detail
+    assert "/embed needs a model with zoo_task in ['embedder']" in detail
+
+
+def test_unreadable_upload_message(shared_client):
+    response = shared_client.post("/models/embedder/embed", files=[("images", ("x.png", b"not an image"))])
+
+    detail = response.json()["detail"]
+    assert response.status_code == 400
+    assert "BytesIO" not in detail
+    assert "not a readable image (expected PNG, JPEG or PGM; received 12 bytes starting with b'not an i')" in detail

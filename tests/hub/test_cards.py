@@ -149,9 +149,9 @@ def test_card_comparison_section(run_dir, tmp_path):
     card = write_card(run_dir, "with-comparison", out_path=tmp_path / "cards" / "with-comparison.md")
     text = card.read_text()
 
-    assert "## Comparison with published results\n\n| metric | Paper A |" in text
-    assert text.index("## Quantitative analyses") < text.index("## Comparison with published results")
-    assert text.index("## Comparison with published results") < text.index("## Ethical considerations")
+    assert "## Comparisons\n\n| metric | Paper A |" in text
+    assert text.index("## Quantitative analyses") < text.index("## Comparisons")
+    assert text.index("## Comparisons") < text.index("## Ethical considerations")
     assert check_card(card, METRICS) == []
 
 

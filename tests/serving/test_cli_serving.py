@@ -63,8 +63,8 @@ def test_verify_enroll_identify_on_orl(runner, embedder_path, orl_dir, tmp_path)
 
 def test_cli_one_line_errors(runner, embedder_path, decoder_path, tmp_path):
     result = runner.invoke(main, ["sample", str(tmp_path / "absent.onnx"), "--out", str(tmp_path / "g.png")])
-    assert result.exit_code == 1
-    assert "not found" in result.output
+    assert result.exit_code == 2
+    assert "absent.onnx does not exist" in result.output
     assert "Traceback" not in result.output
 
     result = runner.invoke(main, ["sample", str(embedder_path), "--out", str(tmp_path / "g.png")])
@@ -119,3 +119,162 @@ def test_generative_commands(runner, model_dir, orl_dir, tmp_path):
     assert result.exit_code == 0, result.output
     translated = np.asarray(Image.open(tmp_path / "t.png")).astype(int)
     np.testing.assert_allclose(translated[2:10, 2:10] + translated[12:20, 2:10], 255, atol=1)
+
+
+@pytest.mark.parametrize("command", ["sample", "encode"])
+@pytest.mark.parametrize("out", ["/proc/x", ""])
+def test_unwritable_out_one_line(runner, model_dir, orl_dir, command, out):
+    suffix = ".npy" if command == "encode" else ".png"
+    target = out + suffix if out else out
+    if command == "encode":
+        arguments = ["encode", str(model_dir / "encoder.onnx"), str(orl_dir / "s1" / "1.pgm"), "--out", target]
+    else:
+        arguments = ["sample", str(model_dir / "decoder.onnx"), "--out", target]
+
+    result = runner.invoke(main, arguments)
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "cannot write" in result.output
+    assert "choose a writable --out" in result.output
+
+
+def test_out_suffix_selects_format(runner, decoder_path, tmp_path):
+    result = runner.invoke(main, ["sample", str(decoder_path), "--n", "4", "--out", str(tmp_path / "s.jpg")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+
+    result = runner.invoke(main, ["sample", str(decoder_path), "--n", "4", "--out", str(tmp_path / "s.PNG")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    for name, received in (("s", "no suffix"), ("s.txt", ".txt")):
+        result = runner.invoke(main, ["sample", str(decoder_path), "--out", str(tmp_path / name)])
+        assert result.exit_code == 1
+        assert f"expected a .png/.jpg/.jpeg name, received {received}" in result.output
+        assert not (tmp_path / name).exists()
+
+
+def test_encode_requires_npy_name(runner, encoder_path, orl_dir, tmp_path):
+    image = str(orl_dir / "s1" / "1.pgm")
+
+    result = runner.invoke(main, ["encode", str(encoder_path), image, "--out", str(tmp_path / "z.txt")])
+
+    assert result.exit_code == 1
+    assert "expected a .npy name, received .txt" in result.output
+    assert not (tmp_path / "z.txt").exists()
+
+
+def test_out_missing_folder_not_created(runner, decoder_path, tmp_path):
+    target = tmp_path / "absent" / "deeper" / "s.png"
+
+    result = runner.invoke(main, ["sample", str(decoder_path), "--out", str(target)])
+
+    assert result.exit_code == 1
+    assert f"the folder {target.parent} does not exist" in result.output
+    assert not (tmp_path / "absent").exists()
+
+
+def test_decode_text_file_message(runner, decoder_path, tmp_path):
+    z_file = tmp_path / "notnpy.npy"
+    z_file.write_text("0.1 0.2 0.3 0.4\n")
+
+    result = runner.invoke(main, ["decode", str(decoder_path), "--z-file", str(z_file), "--out", str(tmp_path / "d.png")])
+
+    assert result.exit_code == 1
+    assert "not a .npy array file: expected an array of shape (N, 4)" in result.output
+    assert "allow_pickle" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sample_caps_grid_size(runner, decoder_path, tmp_path):
+    out = tmp_path / "big.png"
+
+    result = runner.invoke(main, ["sample", str(decoder_path), "--n", "100000", "--out", str(out)])
+
+    assert result.exit_code == 2
+    assert "expected 1 to 256 images per grid; received 100000" in result.output
+    assert not out.exists()
+
+    result = runner.invoke(main, ["sample", str(decoder_path), "--n", "256", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+
+def test_gallery_unwritable_path(runner, embedder_path, orl_dir):
+    image = str(orl_dir / "s1" / "1.pgm")
+
+    result = runner.invoke(main, ["enroll", str(embedder_path), "--gallery", "/proc/x.db", "alice", image])
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "/proc/x.db" in result.output
+    assert "Choose a gallery path in an existing folder" in result.output
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("", "non-empty"), ("a\nb", "control characters"), ("a\tb", "control characters"), ("x" * 257, "at most 256")],
+)
+def test_enroll_rejects_bad_names(runner, embedder_path, orl_dir, tmp_path, name, expected):
+    gallery = tmp_path / "faces.db"
+
+    result = runner.invoke(main, ["enroll", str(embedder_path), "--gallery", str(gallery), name, str(orl_dir / "s1" / "1.pgm")])
+
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert not gallery.exists()
+
+
+def test_gallery_messages_use_flags(runner, embedder_path, orl_dir, tmp_path):
+    model = str(embedder_path)
+    gallery = str(tmp_path / "faces.db")
+    image = str(orl_dir / "s1" / "1.pgm")
+    again = str(orl_dir / "s1" / "." / "1.pgm")
+
+    result = runner.invoke(main, ["enroll", model, "--gallery", gallery, "alice", image, again])
+    assert result.exit_code == 0, result.output
+    assert "enrolled alice with 1 image (1 person in" in result.output
+    assert "is the same file as" in result.output
+
+    result = runner.invoke(main, ["enroll", model, "--gallery", gallery, "alice", image])
+    assert result.exit_code == 1
+    assert "Pass --replace" in result.output
+    assert "replace=True" not in result.output
+
+    result = runner.invoke(main, ["gallery", model, "--gallery", gallery, "remove", "alice"])
+    assert result.exit_code == 0, result.output
+    assert "(0 people left)" in result.output
+
+    result = runner.invoke(main, ["gallery", model, "--gallery", gallery, "list"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "(empty gallery)"
+
+
+@pytest.mark.parametrize("command", ["verify", "sample", "encode"])
+def test_missing_model_names_both_forms(runner, orl_dir, tmp_path, command):
+    image = str(orl_dir / "s1" / "1.pgm")
+    model = "some/dir/name"
+    arguments = {
+        "verify": ["verify", model, image, image],
+        "sample": ["sample", model, "--out", str(tmp_path / "s.png")],
+        "encode": ["encode", model, image, "--out", str(tmp_path / "z.npy")],
+    }[command]
+
+    result = runner.invoke(main, arguments)
+
+    assert result.exit_code == 2
+    assert ".onnx file" in result.output
+    assert "zoo pull --list" in result.output
+
+
+def test_serve_unwritable_gallery(runner, embedder_path):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+
+    result = runner.invoke(main, ["serve", str(embedder_path), "--gallery", "/proc/g.db", "--port", "0"])
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "/proc/g.db" in result.output
+    assert "Choose a gallery path in an existing folder" in result.output

@@ -225,3 +225,16 @@ def test_gallery_open_errors(tmp_path):
     connection.close()
     with pytest.raises(CorruptFileError, match="not a gallery"):
         Gallery.open(other_db, (DIM, "hash"))
+
+
+def test_gallery_open_unwritable_path():
+    with pytest.raises(GalleryError, match=r"/proc/x\.db .*Choose a gallery path"):
+        Gallery.open("/proc/x.db", (DIM, "hash"))
+
+
+@pytest.mark.parametrize("name", ["a\nb", "tab\there", "x" * 257])
+def test_enrol_rejects_bad_names(tmp_path, name):
+    with Gallery.open(tmp_path / "g.db", (DIM, "hash")) as gallery:
+        with pytest.raises(InvalidInputError, match="control characters|at most 256"):
+            gallery.enrol(name, _unit(np.ones((1, DIM))))
+        assert len(gallery) == 0

@@ -30,10 +30,14 @@ def test_model_reads_metadata_and_io(embedder_path):
     assert model.image_shape("images") == (8, 8, 1)
 
 
-def test_session_logs_provider(embedder_path, caplog):
+def test_session_logs_provider_at_debug(embedder_path, caplog):
     with caplog.at_level(logging.INFO, logger="serving.runtime"):
         runtime.create_session(embedder_path, providers=CPU)
+    assert caplog.records == []
 
+    with caplog.at_level(logging.DEBUG, logger="serving.runtime"):
+        runtime.create_session(embedder_path, providers=CPU)
+    assert [record.levelno for record in caplog.records] == [logging.DEBUG]
     assert "on CPUExecutionProvider" in caplog.text
 
 
@@ -155,8 +159,10 @@ def test_truncated_and_unknown_files(tmp_path):
     png = _encode(np.zeros((32, 32, 3), np.uint8) + 9, "PNG")
     with pytest.raises(InvalidInputError, match="could not be read"):
         image_io.decode_image(png[: len(png) // 2])
-    with pytest.raises(InvalidInputError, match="could not be read"):
+    with pytest.raises(InvalidInputError, match="not a readable image") as error:
         image_io.decode_image(b"definitely not an image")
+    assert "BytesIO" not in str(error.value)
+    assert "received 23 bytes starting with b'definite'" in str(error.value)
     with pytest.raises(InvalidInputError, match="could not be read"):
         image_io.read_image(tmp_path / "missing.png")
 
@@ -221,3 +227,44 @@ def test_prepare_images_shapes_and_errors():
         image_io.prepare_images([], 8, 8, 1)
     with pytest.raises(InvalidInputError, match="empty"):
         image_io.prepare_images(np.zeros((0, 8, 8, 1), np.float32), 8, 8, 1)
+
+
+def test_unknown_file_message_names_file(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_bytes(b"hello")
+
+    with pytest.raises(InvalidInputError) as error:
+        image_io.read_image(path)
+
+    assert str(error.value) == (
+        f"{path} is not a readable image (expected PNG, JPEG or PGM; received 5 bytes starting with b'hello')."
+    )
+
+
+def test_conversion_logs_one_warning(caplog):
+    rgb = np.zeros((30, 40, 3), np.float32)
+
+    with caplog.at_level(logging.WARNING, logger="serving.images"):
+        batch = image_io.prepare_images([rgb, rgb, np.zeros((8, 8, 1), np.float32)], 8, 8, 1)
+
+    assert batch.shape == (3, 8, 8, 1)
+    assert len(caplog.records) == 1
+    assert "2 of 30x40 RGB converted to 8x8 grey" in caplog.text
+    assert "Converted 2 of 3 images" in caplog.text
+
+
+def test_matching_images_log_nothing(caplog):
+    with caplog.at_level(logging.WARNING, logger="serving.images"):
+        image_io.prepare_images(np.zeros((2, 8, 8, 1), np.float32), 8, 8, 1)
+
+    assert caplog.records == []
+
+
+def test_find_part_picks_task(tmp_path):
+    tiny_models.build_decoder(tmp_path / "decoder.onnx")
+    tiny_models.build_encoder(tmp_path / "encoder.onnx")
+
+    assert runtime.find_part(tmp_path, ("encoder",), CPU) == tmp_path / "encoder.onnx"
+    assert runtime.OnnxModel(tmp_path, CPU, tasks=("decoder",)).path == tmp_path / "decoder.onnx"
+    with pytest.raises(runtime.InvalidModelError, match=r"decoder.onnx \(zoo_task='decoder'\), encoder.onnx"):
+        runtime.find_part(tmp_path, ("embedder",), CPU)

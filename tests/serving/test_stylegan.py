@@ -277,6 +277,7 @@ def test_http_sample_psi(style_dir, decoder_path):
             assert "not a StyleGAN generator" in response.text
 
             response = client.post("/models/mapping/sample", json={})
-            assert response.status_code == 404
+            assert response.status_code == 422
+            assert "Model 'mapping' is a mapping; it serves no endpoint." in response.json()["detail"]
     finally:
         registry.close()

@@ -2,15 +2,17 @@
 
 import click
 
+from zoo.cli.arguments import output_file
+
 
 @click.command("card")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option("--name", required=True, help="Artifact name, for example face-embedder-orl.")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False),
     default=None,
-    help="Card path. Default: model_cards/NAME.md below the current folder.",
+    callback=output_file((".md",), creates_folder=True),
+    help="Card path, a .md file in an existing folder. Default: model_cards/NAME.md below the current folder.",
 )
 @click.option(
     "--task",

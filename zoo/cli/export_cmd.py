@@ -1,8 +1,11 @@
 """`zoo export`: export a run's parts to ONNX, SavedModel or TFLite."""
 
 import json
+import os
 
 import click
+
+from zoo.cli.arguments import check_output_folder, cli_message
 
 FORMATS = ("onnx", "savedmodel", "tflite")
 QUANTIZATIONS = ("int8", "float16")
@@ -32,6 +35,10 @@ def export_command(run, format_, parts, out_dir, overwrite, quantize, import_mod
 
     if triton_dir is not None and format_ != "onnx":
         raise click.ClickException(f"--triton needs --format onnx. Received: --format {format_}.")
+    if out_dir is not None:
+        check_output_folder(out_dir, kind="export folder")
+    if triton_dir is not None:
+        check_output_folder(triton_dir, option="--triton", kind="Triton model repository")
 
     try:
         report = export_run(
@@ -49,9 +56,18 @@ def export_command(run, format_, parts, out_dir, overwrite, quantize, import_mod
             for part in report["formats"]["onnx"]["parts"].values():
                 onnx_path = part["artifacts"][0]["path"]
                 models.append(triton.write_model_repository(onnx_path, triton_dir, overwrite=overwrite))
-    except (ZooError, FileNotFoundError, FileExistsError, RuntimeError) as error:
+    except FileExistsError as error:
+        if quantize is not None and not overwrite:
+            folder = out_dir or os.path.join(run, "export")
+            raise click.ClickException(
+                f"export failed: files of an earlier export already exist in {folder}. The {quantize} copy "
+                "is written together with the float32 files, so pass --overwrite to export both again "
+                "there, or --out OTHER_FOLDER to export both into another folder."
+            ) from error
+        raise click.ClickException(f"export failed: {cli_message(' '.join(str(error).split()))}") from error
+    except (ZooError, FileNotFoundError, RuntimeError) as error:
         # Click prints the message as is, so multi-line reports are joined into one line.
-        message = " ".join(str(error).split())
+        message = cli_message(" ".join(str(error).split()))
         raise click.ClickException(f"export failed: {message}") from error
 
     for format_name, format_report in report["formats"].items():

@@ -6,9 +6,21 @@ extra (FastAPI, uvicorn); it never imports Keras or a backend.
 
 import click
 
+from zoo.cli.arguments import check_model_path, cli_message
+
+
+def _check_model_paths(ctx, param, values):
+    """Check that each MODEL written as a path is a file. `serve` resolves artifact names itself."""
+    try:
+        for value in values:
+            check_model_path(value)
+    except click.BadParameter as error:
+        raise click.BadParameter(error.message, ctx=ctx, param=param) from error
+    return values
+
 
 @click.command("serve")
-@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False), callback=_check_model_paths)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port to listen on.")
 @click.option(
@@ -25,8 +37,10 @@ import click
 def serve_command(models, host, port, galleries, pairs, max_batch, max_wait_ms, max_upload_mb, cpu):
     """Serve the ONNX files MODELS over HTTP until interrupted.
 
-    A model's name in URLs is its file stem; its `model_name` metadata works
-    too when no other model claims it.
+    MODELS are .onnx paths or released names. A model's name in URLs is the
+    artifact name (ARTIFACT-PART for each part of an artifact with several
+    parts) or, for a path, the file stem; the file stem and the
+    `model_name` metadata work too when no other model claims them.
     """
     from serving.errors import ServingError
 
@@ -53,4 +67,4 @@ def serve_command(models, host, port, galleries, pairs, max_batch, max_wait_ms, 
             providers=["CPUExecutionProvider"] if cpu else None,
         )
     except ServingError as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(cli_message(str(error))) from error

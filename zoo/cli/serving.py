@@ -6,9 +6,22 @@ manifest, which is pulled into the cache first (see `zoo pull`).
 """
 
 import functools
-import io
+import os
 
 import click
+
+from zoo.cli.arguments import (
+    GRID_SUFFIXES,
+    MODEL_HINT,
+    NPY_SUFFIXES,
+    check_grid_size,
+    check_model_path,
+    cli_message,
+    grid_count,
+    output_file,
+    write_grid,
+    write_npy,
+)
 
 
 def _one_line_errors(command):
@@ -21,20 +34,26 @@ def _one_line_errors(command):
         try:
             return command(*args, **kwargs)
         except ServingError as error:
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(cli_message(str(error))) from error
 
     return wrapper
 
 
 def _resolve_model(ctx, param, value):
-    """Turn an artifact name into its cached `.onnx` path; leave paths unchanged."""
+    """Return the `.onnx` path of MODEL: check that a path is a file, or pull an artifact name into the cache."""
     from serving.errors import ServingError
     from serving.hub import resolve
 
     try:
+        check_model_path(value)
         return str(resolve(value))
+    except click.BadParameter as error:
+        raise click.BadParameter(error.message, ctx=ctx, param=param) from error
     except ServingError as error:
-        raise click.BadParameter(str(error), ctx=ctx, param=param) from error
+        message = str(error)
+        if "zoo pull --list" not in message:
+            message = f"{message} {MODEL_HINT}"
+        raise click.BadParameter(message, ctx=ctx, param=param) from error
 
 
 MODEL = click.argument("model", type=click.Path(dir_okay=False), callback=_resolve_model)
@@ -45,7 +64,12 @@ GALLERY = click.option(
     type=click.Path(dir_okay=False),
     help="SQLite gallery file; created on first enrolment.",
 )
-OUT = click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output PNG file.")
+OUT = click.option(
+    "--out",
+    required=True,
+    callback=output_file(GRID_SUFFIXES),
+    help="Output image file, written as PNG or JPEG by its suffix (.png, .jpg, .jpeg), in an existing folder.",
+)
 NCOLS = click.option("--ncols", default=8, show_default=True, help="Images per row of the grid.")
 
 
@@ -75,12 +99,58 @@ def verify_command(model, image_a, image_b, far):
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @_one_line_errors
 def enroll_command(model, gallery_path, replace, name, images):
-    """Enrol NAME in the gallery with one embedding per image."""
+    """Enrol NAME in the gallery with one embedding per image.
+
+    An image file given more than once is enrolled once, with a warning.
+    """
     from serving import Embedder, Gallery
+    from serving.gallery import check_person_name
+
+    # Check the name before Gallery.open creates the file.
+    check_person_name(name)
+    _check_gallery_folder(gallery_path)
+    unique_images = _drop_repeated_files(images)
 
     with Gallery.open(gallery_path, Embedder(model)) as gallery:
-        count = gallery.enrol(name, list(images), replace=replace)
-        click.echo(f"enrolled {name} with {count} images ({len(gallery)} people in {gallery_path})")
+        if name in gallery and not replace:
+            raise click.ClickException(
+                f"{name!r} is already enrolled in {gallery_path}. Pass --replace to replace their "
+                f"embeddings, or remove them first with `zoo gallery MODEL --gallery {gallery_path} remove NAME`."
+            )
+        count = gallery.enrol(name, unique_images, replace=replace)
+        click.echo(
+            f"enrolled {name} with {_plural(count, 'image')} "
+            f"({_plural(len(gallery), 'person', 'people')} in {gallery_path})"
+        )
+
+
+def _plural(count, singular, plural=None):
+    """Return "1 image" or "3 images"."""
+    word = singular if count == 1 else (plural or singular + "s")
+    return f"{count} {word}"
+
+
+def _check_gallery_folder(gallery_path):
+    folder = os.path.dirname(gallery_path) or "."
+    if not os.path.isdir(folder):
+        raise click.ClickException(
+            f"cannot create the gallery {gallery_path} (the folder {folder} does not exist); "
+            "create it first or choose another --gallery"
+        )
+
+
+def _drop_repeated_files(images):
+    """Return the images with repeats of the same file removed, warning about each repeat."""
+    unique = []
+    seen = {}
+    for image in images:
+        key = os.path.realpath(image)
+        if key in seen:
+            click.echo(f"Warning: {image} is the same file as {seen[key]}; enrolling it once.", err=True)
+            continue
+        seen[key] = image
+        unique.append(image)
+    return unique
 
 
 @click.command("identify")
@@ -122,11 +192,14 @@ def gallery_command(model, gallery_path, action, name):
         raise click.UsageError("remove needs the NAME of the person to remove.")
     with Gallery.open(gallery_path, Embedder(model), create=False) as gallery:
         if action == "list":
-            for person, count in gallery.counts().items():
+            counts = gallery.counts()
+            if not counts:
+                click.echo("(empty gallery)")
+            for person, count in counts.items():
                 click.echo(f"{person}\t{count}")
         else:
             gallery.remove(name)
-            click.echo(f"removed {name} ({len(gallery)} people left)")
+            click.echo(f"removed {name} ({_plural(len(gallery), 'person', 'people')} left)")
 
 
 PSI = click.option(
@@ -150,7 +223,7 @@ def _parse_seeds(ctx, param, value):
 
 @click.command("sample")
 @MODEL
-@click.option("--n", default=16, show_default=True, help="Number of images.")
+@click.option("--n", default=16, show_default=True, callback=grid_count, help="Number of images, 1 to 256.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the N(0, I) latents.")
 @PSI
 @OUT
@@ -161,7 +234,7 @@ def sample_command(model, n, seed, psi, out, ncols):
 
     --psi other than 1 needs a StyleGAN generator.
     """
-    from serving import InvalidInputError, StyleGenerator, load_generator, save_grid
+    from serving import InvalidInputError, StyleGenerator, load_generator
 
     generator = load_generator(model)
     if isinstance(generator, StyleGenerator):
@@ -172,7 +245,7 @@ def sample_command(model, n, seed, psi, out, ncols):
         )
     else:
         images = generator.sample(n, seed=seed)
-    save_grid(images, out, ncols=ncols)
+    write_grid(images, out, ncols=ncols)
     click.echo(f"wrote {n} samples to {out}")
 
 
@@ -193,29 +266,30 @@ def mix_command(model, rows, columns, crossover, psi, out):
     of `zoo sample --n 1 --seed s`. The mapping.onnx and synthesis.onnx
     parts must lie beside MODEL.
     """
-    from serving import InvalidModelError, StyleGenerator, load_generator, save_grid
+    from serving import InvalidModelError, StyleGenerator, load_generator
 
+    check_grid_size((len(rows) + 1) * (len(columns) + 1), "images (sources included)")
     generator = load_generator(model)
     if not isinstance(generator, StyleGenerator):
         raise InvalidModelError(f"{model} is not a StyleGAN generator (a generator with a psi input); style mixing needs one.")
     tiles = generator.mixing_grid(rows, columns, crossover=crossover, psi=psi)
-    save_grid(tiles, out, ncols=len(columns) + 1)
+    write_grid(tiles, out, ncols=len(columns) + 1)
     used = generator.default_crossover if crossover is None else crossover
     click.echo(f"wrote a {len(rows)}x{len(columns)} style-mixing grid (crossover {used} of {generator.num_ws}) to {out}")
 
 
 @click.command("interpolate")
 @MODEL
-@click.option("--steps", default=8, show_default=True, help="Images along the path, ends included.")
+@click.option("--steps", default=8, show_default=True, callback=grid_count, help="Images along the path, ends included, at most 256.")
 @click.option("--method", type=click.Choice(["linear", "slerp"]), default="linear", show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the two end latents.")
 @OUT
 @_one_line_errors
 def interpolate_command(model, steps, method, seed, out):
     """Decode a path between two random latents and save it as one PNG strip."""
-    from serving import load_generator, save_grid
+    from serving import load_generator
 
-    save_grid(load_generator(model).interpolate(steps=steps, method=method, seed=seed), out, ncols=steps)
+    write_grid(load_generator(model).interpolate(steps=steps, method=method, seed=seed), out, ncols=steps)
     click.echo(f"wrote {steps} images to {out}")
 
 
@@ -227,14 +301,15 @@ def interpolate_command(model, steps, method, seed, out):
 @_one_line_errors
 def reconstruct_command(encoder, decoder, images, out):
     """Encode and decode IMAGES; save inputs (top row) over reconstructions (bottom row)."""
-    from serving import Encoder, load_generator, reconstruct, save_grid
+    from serving import Encoder, load_generator, reconstruct
     from serving.images import prepare_images
 
+    check_grid_size(2 * len(images), "images (inputs and reconstructions)")
     encoder_model = Encoder(encoder)
     height, width, channels = encoder_model.input_shape
     inputs = prepare_images(list(images), height, width, channels)
     outputs = reconstruct(encoder_model, load_generator(decoder), inputs)
-    save_grid(list(inputs) + list(outputs), out, ncols=len(inputs))
+    write_grid(list(inputs) + list(outputs), out, ncols=len(inputs))
     click.echo(f"wrote {len(inputs)} reconstructions to {out}")
 
 
@@ -245,36 +320,33 @@ def reconstruct_command(encoder, decoder, images, out):
 @NCOLS
 @_one_line_errors
 def decode_command(model, z_file, out, ncols):
-    """Decode the latents in a .npy file and save them as a PNG grid."""
-    import numpy as np
+    """Decode the latents in a .npy file and save them as a PNG or JPEG grid."""
+    from serving import load_generator
 
-    from serving import InvalidInputError, load_generator, save_grid
-
-    try:
-        z = np.load(z_file, allow_pickle=False)
-    except ValueError as error:
-        raise InvalidInputError(f"{z_file} is not a numeric .npy array: {error}") from error
-    images = load_generator(model).decode(z)
-    save_grid(images, out, ncols=ncols)
+    generator = load_generator(model)
+    z = _load_latents(z_file, generator.latent_dim)
+    check_grid_size(len(z), "latents")
+    images = generator.decode(z)
+    write_grid(images, out, ncols=ncols)
     click.echo(f"wrote {len(images)} images to {out}")
 
 
 @click.command("encode")
 @MODEL
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npy file of latents (N, latent_dim).")
+@click.option(
+    "--out",
+    required=True,
+    callback=output_file(NPY_SUFFIXES),
+    help="Output .npy file of latents (N, latent_dim), in an existing folder.",
+)
 @_one_line_errors
 def encode_command(model, images, out):
     """Encode IMAGES and save the latents (z, or z_mean for a VAE) as a .npy file."""
-    import numpy as np
-
     from serving import Encoder
-    from serving.runtime import atomic_write_bytes
 
     z = Encoder(model).encode(list(images))
-    buffer = io.BytesIO()
-    np.save(buffer, z)
-    atomic_write_bytes(out, buffer.getvalue())
+    write_npy(z, out)
     click.echo(f"wrote latents of shape {z.shape} to {out}")
 
 
@@ -285,12 +357,32 @@ def encode_command(model, images, out):
 @_one_line_errors
 def translate_command(model, images, out):
     """Translate IMAGES; save inputs (top row) over translations (bottom row)."""
-    from serving import Translator, save_grid
+    from serving import Translator
     from serving.images import prepare_images
 
+    check_grid_size(2 * len(images), "images (inputs and translations)")
     translator = Translator(model)
     height, width, channels = translator.input_shape
     inputs = prepare_images(list(images), height, width, channels)
     outputs = translator.translate(inputs)
-    save_grid(list(inputs) + list(outputs), out, ncols=len(inputs))
+    write_grid(list(inputs) + list(outputs), out, ncols=len(inputs))
     click.echo(f"wrote {len(inputs)} translations to {out}")
+
+
+def _load_latents(z_file, latent_dim):
+    """Load a (N, latent_dim) array from a .npy file without unpickling anything."""
+    import numpy as np
+
+    from serving import InvalidInputError
+
+    expected = f"expected an array of shape (N, {latent_dim}) written by numpy.save"
+    try:
+        z = np.load(z_file, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        # NumPy's own message for a non-.npy file suggests allow_pickle=True,
+        # which would run code from the file, so it is not shown.
+        raise InvalidInputError(f"{z_file} is not a .npy array file: {expected}.") from error
+    if not isinstance(z, np.ndarray):
+        z.close()
+        raise InvalidInputError(f"{z_file} is a .npz archive, not a .npy array file: {expected}.")
+    return z

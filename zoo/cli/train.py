@@ -1,8 +1,11 @@
 """`zoo train` and `zoo evaluate`."""
 
 import json
+import os
 
 import click
+
+from zoo.cli.arguments import check_output_folder
 
 
 def _parse_settings(settings):
@@ -33,6 +36,10 @@ def _parse_settings(settings):
                    "loss scale per update phase. Default: float32.")
 def train(recipe, out_dir, epochs, settings, no_evaluate, distribute, mixed_precision):
     """Train RECIPE (see `zoo list`) and write a run folder."""
+    # Checked before the recipe imports Keras, so a bad --out fails at once.
+    if out_dir is not None:
+        check_output_folder(out_dir)
+
     from recipes import runner
     from zoo.errors import ZooError
 
@@ -44,9 +51,26 @@ def train(recipe, out_dir, epochs, settings, no_evaluate, distribute, mixed_prec
             recipe, overrides, out_dir, evaluate=not no_evaluate,
             distribute=distribute, mixed_precision=mixed_precision,
         )
-    except (ZooError, FileNotFoundError) as error:
+    except OSError as error:
+        if out_dir is not None and _is_within(error.filename, out_dir):
+            raise click.ClickException(
+                f"cannot create the run folder {out_dir} ({error.strerror or error}); choose a writable --out"
+            ) from error
+        if not isinstance(error, FileNotFoundError):
+            raise
+        raise click.ClickException(str(error)) from error
+    except ZooError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Run folder: {run.path}")
+
+
+def _is_within(filename, folder):
+    """Return True when `filename` is `folder`, a folder above it or a path inside it."""
+    if filename is None:
+        return False
+    filename = os.path.abspath(os.fsdecode(filename))
+    folder = os.path.abspath(folder)
+    return folder == filename or folder.startswith(filename + os.sep) or filename.startswith(folder + os.sep)
 
 
 @click.command("evaluate")

@@ -1,0 +1,89 @@
+"""Checks of the `zoo` CLI that run before any model loads: --out paths,
+run folders and the wording of errors from the Python API."""
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from zoo.cli import main
+from zoo.cli.arguments import check_output_file, check_output_folder, cli_message
+
+pytestmark = pytest.mark.backend_agnostic
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_train_unwritable_out(runner):
+    result = runner.invoke(main, ["train", "triplet-faces", "--out", "/proc/run"])
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "cannot create the run folder /proc/run" in result.output
+    assert "choose a writable --out" in result.output
+
+
+def test_run_folder_check_creates_nothing(tmp_path):
+    check_output_folder(tmp_path / "runs" / "mine")
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_card_unwritable_out(runner, tmp_path):
+    result = runner.invoke(main, ["card", str(tmp_path), "--name", "x", "--out", "/proc/card.md"])
+
+    assert result.exit_code == 1
+    assert "cannot write /proc/card.md" in result.output
+
+
+def test_check_output_file_leaves_no_probe(tmp_path):
+    path = check_output_file(tmp_path / "grid.png", (".png",))
+
+    assert path == tmp_path / "grid.png"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_output_file_rejects_folder(tmp_path):
+    (tmp_path / "grid.png").mkdir()
+
+    with pytest.raises(click.ClickException, match="it is a folder"):
+        check_output_file(tmp_path / "grid.png", (".png",))
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("Pass overwrite=True (--overwrite) to replace it.", "Pass --overwrite to replace it."),
+        ("Pass replace=True to replace their embeddings.", "Pass --replace to replace their embeddings."),
+        ("Pass overwrite=True to replace it.", "Pass --overwrite to replace it."),
+    ],
+)
+def test_cli_message_uses_flags(message, expected):
+    assert cli_message(message) == expected
+
+
+def test_export_quantize_after_float_export(runner, tmp_path, monkeypatch):
+    import export
+
+    def export_run(*args, **kwargs):
+        raise FileExistsError(
+            f"The export output already exists: ['{tmp_path}/export/embedder.onnx']. Expected a free path. "
+            "Pass overwrite=True (--overwrite) to replace it, or choose another output folder."
+        )
+
+    monkeypatch.setattr(export, "export_run", export_run)
+
+    result = runner.invoke(main, ["export", str(tmp_path), "--quantize", "int8"])
+
+    assert result.exit_code == 1
+    assert "overwrite=True" not in result.output
+    assert "pass --overwrite to export both again" in result.output
+    assert f"{tmp_path}/export" in result.output
+
+    result = runner.invoke(main, ["export", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "Pass --overwrite to replace it" in result.output
+    assert "overwrite=True" not in result.output

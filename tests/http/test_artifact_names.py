@@ -1,0 +1,55 @@
+"""Models given to `zoo serve` by artifact name are served under that name."""
+
+import io
+import pathlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.http.conftest import CPU, open_client
+
+pytestmark = pytest.mark.backend_agnostic
+
+ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "artifacts"
+NAMES = ["face-embedder-orl", "vae-fashion-mnist", "autoencoder-fashion-mnist"]
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    from serving.http import ModelRegistry, resolve_model_paths
+
+    if not all((ARTIFACTS / name).is_dir() for name in NAMES):
+        pytest.skip(f"the released artifacts {NAMES} are not in {ARTIFACTS}")
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "cache"))
+    loaded = ModelRegistry.load(resolve_model_paths(NAMES), max_batch=4, max_wait_ms=1.0, providers=CPU)
+    yield loaded
+    loaded.close()
+
+
+def test_artifact_names_and_parts(registry):
+    names = [model.name for model in registry.models]
+
+    assert names == [
+        "face-embedder-orl",
+        "vae-fashion-mnist-decoder",
+        "vae-fashion-mnist-encoder",
+        "autoencoder-fashion-mnist-decoder",
+        "autoencoder-fashion-mnist-encoder",
+    ]
+    # The stem "embedder" is claimed once, so it stays an alias; "decoder" is claimed twice.
+    assert registry.get("embedder").name == "face-embedder-orl"
+    assert registry.get("decoder") is None
+
+
+def test_embed_by_artifact_name(registry):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((112, 92), 128, np.uint8)).save(buffer, format="PNG")
+
+    with open_client(registry) as client:
+        response = client.post("/models/face-embedder-orl/embed", files=[("images", ("face.png", buffer.getvalue()))])
+        decoded = client.post("/models/vae-fashion-mnist-decoder/decode", json={"z": [[0.0] * 16], "format": "json"})
+
+    assert response.status_code == 200, response.text
+    assert len(response.json()["embeddings"][0]) == 128
+    assert decoded.status_code == 200, decoded.text
