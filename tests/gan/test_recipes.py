@@ -144,3 +144,30 @@ def test_gan_recipes_registered():
     for name in ("gan-fashion", "dcgan-fashion", "pix2pix-edges-fashion", "pix2pix-inpaint-faces", "classifier-fashion"):
         assert runner.get_recipe(name).name == name
         assert name in RECIPES
+
+
+def test_pix2pix_inpaint_recipe_fills_the_mask(orl_dir, tmp_path):
+    run = runner.train(
+        "pix2pix-inpaint-faces",
+        {
+            "epochs": 2,
+            "batch_size": 16,
+            "image_size": 32,
+            "learning_rate": 2e-3,
+            "generator_filters": 8,
+            "discriminator_filters": 4,
+            "eval_people": 5,
+            "data_path": str(orl_dir),
+        },
+        tmp_path / "inpaint",
+    )
+    metrics = check_run_folder(run, "pix2pix-inpaint-faces")["held_out_people"]
+
+    # 5 held-out people x 10 photos; the masked input is black inside the
+    # mask, so any fill nearer the face than black lowers the masked L1.
+    assert metrics["pairs"] == 50
+    # Two epochs of a tiny U-Net still blur the unmasked pixels, so the
+    # whole-image L1 is not checked here; the release run beats it (0.034
+    # against 0.082).
+    assert metrics["masked_region_l1"] < 0.8 * metrics["baseline_masked_region_l1"]
+    assert (run.path / "pictures" / "translation_triples.png").is_file()

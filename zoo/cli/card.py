@@ -12,7 +12,7 @@ from zoo.cli.arguments import output_file
     "--out",
     default=None,
     callback=output_file((".md",), creates_folder=True),
-    help="Card path, a .md file in an existing folder. Default: model_cards/NAME.md below the current folder.",
+    help="Card path, a .md file; its folder is created when missing. Default: model_cards/NAME.md below the current folder.",
 )
 @click.option(
     "--task",
