@@ -13,7 +13,8 @@ have passed and divides by the number of calls. So a call of 1 ms and a
 call of 100 ms are both averaged over the same stretch of time. Each round
 takes one sample of every path and of the NumPy matmul, in a rotating
 order, and the report gives medians over rounds. The fraction of the matmul
-rate pairs each inference sample with the matmul sample of its round.
+rate divides onnxruntime's median GFLOP/s by the median matmul rate of the
+same batch size's rounds.
 The best single call would favour short calls instead. On a shared
 machine a 1.5 ms call at batch 1 often finds both cores free, and a 100 ms
 call rarely does. That bias once showed batch 1 at 3.7 times a matmul rate
@@ -126,11 +127,12 @@ def _batch_row(batch_size, samples, flops, matmul_flops):
     for name in ("predict", "call"):
         ratios = [ours / onnx for ours, onnx in zip(samples[name], samples["onnxruntime"])]
         row[f"{name}_over_onnxruntime"] = statistics.median(ratios)
-    matmul_rates = [matmul_flops / seconds / 1e9 for seconds in samples["matmul"]]
-    row["numpy_matmul_gflops"] = statistics.median(matmul_rates)
-    fractions = [flops * batch_size / seconds / 1e9 / rate
-                 for seconds, rate in zip(samples["onnxruntime"], matmul_rates)]
-    row["onnxruntime_fraction_of_matmul_peak"] = statistics.median(fractions)
+    row["numpy_matmul_gflops"] = matmul_flops / statistics.median(samples["matmul"]) / 1e9
+
+    # The ratio of this row's two medians, so the table's columns agree.
+    # A median of per-round ratios can differ several times over when one
+    # slow matmul sample meets a fast onnxruntime one.
+    row["onnxruntime_fraction_of_matmul_peak"] = row["onnxruntime_gflops"] / row["numpy_matmul_gflops"]
     return row
 
 

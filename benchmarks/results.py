@@ -48,8 +48,8 @@ def _inference_lines(inference):
     lines = ["", f"## Inference: {inference['model']}, backend {inference['backend']}", "",
              f"{_number(inference['mflops_per_image'])} MFLOP per image; NumPy float32 matmul "
              f"({inference.get('numpy_matmul_size', '?')} x {inference.get('numpy_matmul_size', '?')}) "
-             f"rate {_number(inference['numpy_matmul_gflops'], 1)} GFLOP/s, median of the samples taken "
-             "between the inference samples.", ""]
+             f"rate {_number(inference['numpy_matmul_gflops'], 1)} GFLOP/s, median over batch sizes of the "
+             "rate measured between each batch size's inference samples (per batch size in the table).", ""]
     rows = []
     for row in inference["results"]:
         images_per_second = _number(row["onnxruntime_images_per_second"], 0)
@@ -58,9 +58,10 @@ def _inference_lines(inference):
                                   f"{_number(row['onnxruntime_images_per_second_max'], 0)})")
         rows.append([row["batch_size"], images_per_second, _number(row["predict_over_onnxruntime"]),
                      _number(row["call_over_onnxruntime"]), _number(row["onnxruntime_gflops"], 1),
-                     _number(row["onnxruntime_fraction_of_matmul_peak"])])
+                     _number(row["numpy_matmul_gflops"], 1), _number(row["onnxruntime_fraction_of_matmul_peak"])])
     lines += _table(["batch", "onnxruntime images/s (range)", "predict time / onnxruntime",
-                     "model(x) time / onnxruntime", "onnxruntime GFLOP/s", "fraction of matmul rate"], rows)
+                     "model(x) time / onnxruntime", "onnxruntime GFLOP/s", "matmul GFLOP/s",
+                     "fraction of matmul rate"], rows)
     lines += ["", "Each sample repeats one call for at least "
               f"{_number(inference.get('min_seconds_per_sample', 0.2), 1)} s; figures are medians over "
               f"{inference.get('rounds', '?')} interleaved rounds. GFLOP/s counts the direct convolution "
@@ -68,9 +69,24 @@ def _inference_lines(inference):
     return lines
 
 
+def _untuned(row, parameter):
+    """Return the label suffix of a tuned row whose search never reached the recall target."""
+    if row.get("reached_target", True):
+        return ""
+    return f", largest {parameter} tried: recall@1 target not reached"
+
+
 def _search_lines(search):
     lines = ["", f"## Gallery search: top-{search['k']} of {search['queries']} queries over "
              f"{search['rows']:,} x {search['dim']} float32", ""]
+    if "gallery" in search:
+        accuracy = search.get("numpy_identity_accuracy_at_1")
+        found = "" if accuracy is None else (f" The exact first result has the query's identity for "
+                                             f"{_number(accuracy, 3)} of the queries.")
+        lines += [f"Gallery: {search['gallery']}.{found}", ""]
+    else:
+        lines += ["Gallery: i.i.d. random unit vectors (no cluster structure; the worst case for "
+                  "approximate indexes).", ""]
     rows = [["NumPy exact (serving.search.ExactSearch)", "-", _number(search["numpy_exact_queries_per_second"], 0),
              "1.00", "1.000"]]
     if "faiss_flat_queries_per_second" not in search:
@@ -83,12 +99,12 @@ def _search_lines(search):
     if "faiss_hnsw" in search:
         hnsw = search["faiss_hnsw"]
         for row in hnsw["rows"]:
-            rows.append([f"FAISS HNSW (M={hnsw['m']}, efSearch={row['ef_search']})",
+            rows.append([f"FAISS HNSW (M={hnsw['m']}, efSearch={row['ef_search']}{_untuned(row, 'efSearch')})",
                          _number(hnsw["build_seconds"], 1), _number(row["queries_per_second"], 0),
                          _number(row["speedup_over_numpy"]), _number(row["recall_at_1"], 3)])
         ivf = search["faiss_ivf"]
         for row in ivf["rows"]:
-            rows.append([f"FAISS IVFFlat ({ivf['lists']} lists, nprobe={row['nprobe']})",
+            rows.append([f"FAISS IVFFlat ({ivf['lists']} lists, nprobe={row['nprobe']}{_untuned(row, 'nprobe')})",
                          _number(ivf["build_seconds"], 1), _number(row["queries_per_second"], 0),
                          _number(row["speedup_over_numpy"]), _number(row["recall_at_1"], 3)])
     elif "faiss_hnsw_queries_per_second" in search:
@@ -98,7 +114,8 @@ def _search_lines(search):
     lines += _table(["searcher", "build s", "queries/s", "speed-up over NumPy", "recall@1"], rows)
     if "faiss_hnsw" in search:
         lines += ["", "The second HNSW row and the IVF row use the smallest efSearch or nprobe whose recall@1 "
-                  f"reached {search['target_recall_at_1']} on a separate set of tuning queries. The FAISS flat "
+                  f"reached {search['target_recall_at_1']} on a separate set of tuning queries; a row marked "
+                  "\"target not reached\" used the largest value tried, none of which reached it. The FAISS flat "
                   f"speed-up is the median of {search['rounds']} interleaved rounds (smallest-largest in brackets)."]
     return lines
 

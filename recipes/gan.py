@@ -44,7 +44,8 @@ _FASHION_GAN_DEFAULTS = {
 }
 
 GAN_DEFAULTS = dict(_FASHION_GAN_DEFAULTS, real_target=0.9)
-DCGAN_DEFAULTS = dict(_FASHION_GAN_DEFAULTS, filters=32, real_target=0.9)
+# dcgan-fashion-mnist was released from 15 epochs: FID 125 against 179 after 8.
+DCGAN_DEFAULTS = dict(_FASHION_GAN_DEFAULTS, epochs=15, filters=32, real_target=0.9)
 
 PIX2PIX_EDGES_DEFAULTS = {
     "epochs": 3,

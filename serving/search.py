@@ -23,6 +23,8 @@ FAISS_INDEXES = ("flat", "hnsw")
 # scores is 64 MiB, which bounds the memory of one search step.
 DEFAULT_BLOCK_ROWS = 65536
 QUERY_BLOCK_ROWS = 256
+# Database columns whose top-k seeds the running threshold of a search.
+SEED_COLUMNS = 1024
 
 
 def _as_matrix(array, name, dim=None):
@@ -87,29 +89,70 @@ class ExactSearch:
         return np.concatenate(scores), np.concatenate(indices)
 
     def _search_block(self, queries, k):
-        best_scores = np.full((len(queries), 0), -np.inf, np.float32)
-        best_indices = np.zeros((len(queries), 0), np.int64)
+        count = len(queries)
+        scores = np.empty((count, min(self.block_rows, len(self))), np.float32)
+        best_scores = np.zeros(0, np.float32)
+        best_indices = np.zeros(0, np.int64)
+        best_rows = np.zeros(0, np.int64)
+        threshold = None
 
-        # Keep a running top-k: the candidates of each database block are
-        # merged with the best rows so far, so memory stays one block wide.
+        # Keep a running top-k: only the scores that beat the k-th best
+        # score so far are merged with the carried rows, so a merge touches
+        # a few rows per query once the threshold has risen.
         for start in range(0, len(self), self.block_rows):
             block = self.embeddings[start : start + self.block_rows]
-            scores = queries @ block.T
-            if scores.shape[1] > k:
-                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-                scores = np.take_along_axis(scores, top, axis=1)
-            else:
-                top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-            best_scores = np.concatenate([best_scores, scores], axis=1)
-            best_indices = np.concatenate([best_indices, top + start], axis=1)
-            if best_scores.shape[1] > k:
-                keep = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
-                best_scores = np.take_along_axis(best_scores, keep, axis=1)
-                best_indices = np.take_along_axis(best_indices, keep, axis=1)
+            block_scores = scores[:, : len(block)]
+            np.matmul(queries, block.T, out=block_scores)
 
-        # Sort by score descending, then by row index for equal scores.
-        order = np.lexsort((best_indices, -best_scores), axis=1)
-        return np.take_along_axis(best_scores, order, axis=1), np.take_along_axis(best_indices, order, axis=1)
+            # A full argpartition is slow, so it seeds the top-k from a few
+            # columns only. The k-th best score then filters the rest.
+            segments = [0, len(block)]
+            if threshold is None:
+                segments.insert(1, min(len(block), max(SEED_COLUMNS, 2 * k)))
+            for low, high in zip(segments[:-1], segments[1:]):
+                if low == high:
+                    continue
+                segment = block_scores[:, low:high]
+                if threshold is None:
+                    rows, columns = self._dense_candidates(segment, k)
+                else:
+                    # Strictly greater: a later row with a score equal to the
+                    # k-th best loses the tie to the carried lower row index.
+                    rows, columns = np.nonzero(segment > threshold[:, None])
+                best_scores, best_indices, best_rows = _merge(
+                    (best_scores, best_indices, best_rows),
+                    (segment[rows, columns], columns + start + low, rows), k)
+                if len(best_scores) == count * k:
+                    threshold = best_scores.reshape(count, k)[:, -1]
+
+        return best_scores.reshape(count, k), best_indices.reshape(count, k)
+
+    @staticmethod
+    def _dense_candidates(block_scores, k):
+        """Return (rows, columns) of each query's k best columns, or of all columns when the block has at most k."""
+        count, width = block_scores.shape
+        if width > k:
+            columns = np.argpartition(-block_scores, k - 1, axis=1)[:, :k]
+        else:
+            columns = np.broadcast_to(np.arange(width), (count, width))
+        rows = np.broadcast_to(np.arange(count)[:, None], columns.shape)
+        return rows.ravel(), np.ascontiguousarray(columns).ravel()
+
+
+def _merge(carried, candidates, k):
+    """Merge flat (scores, indices, query rows) candidates into the carried top-k of every query.
+
+    Returns flat arrays ordered by query row, then score descending, then row
+    index ascending, with at most k entries per query row.
+    """
+    scores, indices, rows = (np.concatenate(pair) for pair in zip(carried, candidates))
+    order = np.lexsort((indices, -scores, rows))
+    scores, indices, rows = scores[order], indices[order], rows[order]
+
+    # Rank within each query row: position minus the row's first position.
+    first = np.searchsorted(rows, rows, side="left")
+    keep = np.arange(len(rows)) - first < k
+    return scores[keep], indices[keep], rows[keep]
 
 
 def import_faiss():

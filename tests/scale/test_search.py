@@ -35,6 +35,39 @@ def test_exact_search_matches_brute_force():
     np.testing.assert_allclose(scores[:, 0], np.sum(queries * database[indices[:, 0]], axis=1), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("rows", "block_rows", "k"),
+    [(3000, 50, 120), (30, 8, 50), (2000, 512, 1), (1000, 1000, 10), (5000, 4096, 7)],
+    ids=["k-larger-than-block", "gallery-smaller-than-k", "k-1", "one-block", "threshold-within-block"],
+)
+def test_exact_search_blocks_match_brute_force(rows, block_rows, k):
+    database, queries = unit_rows(rows, 10 + rows), unit_rows(300, 11)
+
+    # 300 queries span two query blocks of 256 rows.
+    scores, indices = ExactSearch(database, block_rows=block_rows).search(queries, k)
+
+    expected = brute_force_top_k(database, queries, k)
+    assert indices.shape == expected.shape == (300, min(k, rows))
+    # Rows whose float64 scores differ by less than float32 rounding may
+    # swap places, so compare the exact scores of the returned rows.
+    exact = queries.astype(np.float64) @ database.T.astype(np.float64)
+    np.testing.assert_allclose(np.take_along_axis(exact, indices, axis=1),
+                               np.take_along_axis(exact, expected, axis=1), rtol=0, atol=1e-6)
+    assert np.mean(indices == expected) > 0.999
+    assert all(len(set(row)) == len(row) for row in indices.tolist())
+    np.testing.assert_allclose(scores, np.take_along_axis(exact, indices, axis=1), atol=1e-5)
+
+
+def test_exact_search_ties_across_blocks_keep_lower_rows():
+    # Every row scores 1.0: the first k rows must win in every block layout.
+    database = np.zeros((50, DIM), np.float32)
+    database[:, 0] = 1.0
+
+    _, indices = ExactSearch(database, block_rows=7).search(database[:2], 5)
+
+    assert indices.tolist() == [[0, 1, 2, 3, 4]] * 2
+
+
 def test_exact_search_caps_k_and_breaks_ties_by_row():
     # One-hot rows give exactly equal scores whatever the BLAS block shapes.
     database = np.zeros((4, DIM), np.float32)
