@@ -3,7 +3,7 @@
     python -m benchmarks.search --rows 1000000 --out search.json
 
 Embeddings are 128 float32 values clustered by identity, as a face
-embedder's are: the gallery holds `rows / 10` identities with 10 samples
+embedder's are: the gallery contains `rows / 10` identities with 10 samples
 each, every sample a random unit centre plus Gaussian noise, normalised.
 The queries are new noisy samples of identities drawn from the gallery.
 (I.i.d. random unit vectors, with no cluster structure, would be the worst

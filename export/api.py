@@ -264,8 +264,8 @@ def _training_data(run_config):
     """Return the `training_data` metadata: the data set's name, or its description as JSON.
 
     File locations are cut to their last component ("att_faces", not
-    "/work/shared/data/att_faces"), because the metadata ships with the
-    model and the exporter's folder layout is of no use to its users.
+    "/home/user/data/att_faces"), because the metadata ships with the model
+    and the exporter's folder layout means nothing to its users.
     """
     data = run_config.get("training_data", run_config.get("data"))
     if data is None:

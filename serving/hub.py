@@ -136,7 +136,7 @@ class Artifact:
 
     @property
     def variants(self):
-        """The `quantize` values of the files, in manifest order, where `None` means float32."""
+        """Return the distinct `quantize` values of the files in manifest order (`None` is float32)."""
         return tuple(dict.fromkeys(file.quantize for file in self.files))
 
     def variant_files(self, quantize=None):

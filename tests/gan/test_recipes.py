@@ -165,11 +165,11 @@ def test_pix2pix_inpaint_recipe_fills_the_mask(orl_dir, tmp_path):
     )
     metrics = check_run_folder(run, "pix2pix-inpaint-faces")["held_out_people"]
 
-    # 5 held-out people x 10 photos; the masked input is black inside the
-    # mask, so any fill nearer the face than black lowers the masked L1.
+    # The 5 held-out people have 10 photos each.
     assert metrics["pairs"] == 50
-    # Two epochs of a tiny U-Net still blur the unmasked pixels, so the
-    # whole-image L1 is not checked here; the release run beats it (0.034
-    # against 0.082).
+
+    # The masked input is black inside the mask, so any fill nearer the face
+    # lowers the masked L1. Two epochs of a tiny U-Net still blur the
+    # unmasked pixels, so the whole-image L1 is left to the release run.
     assert metrics["masked_region_l1"] < 0.8 * metrics["baseline_masked_region_l1"]
     assert (run.path / "pictures" / "translation_triples.png").is_file()

@@ -141,11 +141,11 @@ def write_npy(array, path, option="--out"):
     write_file(buffer.getvalue(), path, option)
 
 
-def check_grid_size(count, what="images"):
-    """Raise a click error when a grid would hold more than MAX_GRID_IMAGES tiles."""
+def check_grid_size(count, tiles="images"):
+    """Raise a click error when a grid would contain more than MAX_GRID_IMAGES tiles."""
     if count > MAX_GRID_IMAGES:
         raise click.ClickException(
-            f"a grid holds at most {MAX_GRID_IMAGES} {what}; received {count}. "
+            f"too many {tiles} for one grid: expected at most {MAX_GRID_IMAGES}, received {count}. "
             "Write several smaller grids instead."
         )
 
