@@ -21,7 +21,8 @@ def _spread(row, key, digits=2):
 def _training_lines(training):
     lines = ["", "## Training step: zoo update-phase core against a hand-written train_step", "",
              "Both sides run the same networks, batches, optimizers and jit_compile setting in the same "
-             "`fit` loop; the zoo core also updates its loss trackers and checks the phase losses. "
+             "`fit` loop and update one Mean tracker per logged value, as the keras-io guides do; the zoo core "
+             "also checks the phase losses and passes them through its loss-scale hook. "
              "Milliseconds are medians over interleaved rounds; the overhead is the median of the "
              "per-round ratios, with the smallest and largest round in brackets.", ""]
     rows = []

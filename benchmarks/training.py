@@ -19,9 +19,11 @@ so a change of machine load hits both sides alike. `overhead` is the
 median over rounds of the per-round ratio zoo time / reference time
 (1.0 means no cost), reported with its smallest and largest round.
 
-The one difference in work that remains is the zoo core's own: it updates
-one `keras.metrics.Mean` tracker per logged value and checks the phase
-losses, which the reference skips (see `benchmarks/reference_steps.py`).
+Both sides also average the loss and every logged value into
+`keras.metrics.Mean` trackers, as the keras-io guides do. The difference in
+work that remains is the zoo core's own: it checks each phase loss, passes
+it through the loss-scale hook and looks the phases up by name (see
+`benchmarks/reference_steps.py`).
 """
 
 import argparse

@@ -139,6 +139,23 @@ class RunFolder:
         return path
 
 
+def epoch_checkpoint(run):
+    """Return a Keras callback that saves the model into the run folder after every epoch.
+
+    The save is atomic, so a run stopped mid-epoch keeps the model of its
+    last finished epoch, which `zoo evaluate RUN` and `zoo export RUN` read
+    like a finished run's model. The final `save_model` overwrites it.
+    """
+    import keras
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            run.save_model(self.model)
+            logger.info("Saved the model of epoch %d to %s", epoch + 1, run.model_path)
+
+    return EpochCheckpoint()
+
+
 def _coerce(key, value, default):
     """Convert a `--set key=value` string to the default's type."""
     if not isinstance(value, str) or isinstance(default, str):

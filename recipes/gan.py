@@ -12,7 +12,7 @@ import logging
 import numpy as np
 
 from recipes import gan_data, gan_eval, gan_pictures
-from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe
+from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe, epoch_checkpoint
 from recipes.classifier import record_data
 from zoo import latent
 from zoo.gan import metrics
@@ -130,7 +130,7 @@ def _train_fashion_gan(run, config, convolutional):
         batch_size=config["batch_size"],
         epochs=config["epochs"],
         shuffle=True,
-        callbacks=[gan_pictures.SampleGridCallback(run, fixed_noise)],
+        callbacks=[gan_pictures.SampleGridCallback(run, fixed_noise), epoch_checkpoint(run)],
         verbose=2,
     )
     run.write_json(HISTORY_FILE, history.history)

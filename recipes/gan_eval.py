@@ -84,15 +84,50 @@ def sample_run(run_dir, num_samples, seed=0):
     """Draw images from the prior of any run whose model has a generator or decoder part.
 
     This is the hook that scores other generative models (a VAE decoder, for
-    example) with the same metrics as the GANs.
+    example) with the same metrics as the GANs. `run_dir` may also be an
+    exported `.onnx` generator or decoder with a `z` input, such as a
+    released artifact, which is run with onnxruntime.
 
     Returns:
         float32 array (num_samples, H, W, C) in [0, 1].
     """
+    if str(run_dir).endswith(".onnx"):
+        return sample_onnx(run_dir, num_samples, seed=seed)
     model = RunFolder(run_dir).load_model()
     part = generative_part(model)
     z = latent.sample_prior(num_samples, int(part.metadata["latent_dim"]), seed=seed)
     return latent.decode(part.model, z)
+
+
+def sample_onnx(path, num_samples, seed=0, batch_size=256):
+    """Draw images from the prior of an exported generator or decoder `.onnx` file.
+
+    The latent size comes from the file's `latent_dim` metadata, and the
+    latents are those `sample_run` draws for a run folder with the same seed.
+
+    Raises:
+        InvalidConfigError: the file is missing or has no `z` input or
+            `latent_dim` metadata.
+    """
+    import onnxruntime
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InvalidConfigError(f"Expected an exported generator .onnx file to score; {path} does not exist.")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    metadata = session.get_modelmeta().custom_metadata_map
+    inputs = [item.name for item in session.get_inputs()]
+    if inputs != ["z"] or "latent_dim" not in metadata:
+        raise InvalidConfigError(
+            f"Expected a generator or decoder with one input 'z' and latent_dim metadata in {path}. "
+            f"Received inputs {inputs} and metadata keys {sorted(metadata)}."
+        )
+
+    z = latent.sample_prior(num_samples, int(metadata["latent_dim"]), seed=seed)
+    images = [
+        session.run(None, {"z": z[start : start + batch_size]})[0] for start in range(0, num_samples, batch_size)
+    ]
+    return np.concatenate(images).astype(np.float32)
 
 
 def score_real_floor(scorer, train_images, num_samples, seed=0):

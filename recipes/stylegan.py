@@ -3,7 +3,8 @@
 `stylegan-fashion` is scored like the other Fashion-MNIST generators: FID,
 KID and class coverage on the features of the `classifier-fashion` run named
 by `classifier_run`, against the real test images, beside the real-image
-floor and the DCGAN release run when it exists. The generated 32x32 images
+floor and the DCGAN release (its run folder, else the released ONNX
+generator under artifacts/). The generated 32x32 images
 are cropped back to the 28x28 centre that the classifier reads.
 `stylegan-faces` has no domain classifier, so it reports how far samples lie
 from their nearest training face, a check against memorisation.
@@ -15,7 +16,7 @@ import pathlib
 import numpy as np
 
 from recipes import gan_eval, gan_pictures, stylegan_pictures
-from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe
+from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe, epoch_checkpoint
 from recipes.classifier import record_data
 from recipes.gan_data import pad_to
 from zoo import latent
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 CLASSIFIER_RUN = "runs/classifier-fashion/release"
 DCGAN_RUN = "runs/dcgan-fashion/release"
+# The released DCGAN, scored in its place when its run folder is not here.
+DCGAN_ARTIFACT = "artifacts/dcgan-fashion-mnist/generator.onnx"
 FASHION_SIZE = 32
 FASHION_ORIGINAL_SIZE = 28
 SAMPLE_GRID_SIZE = 64
@@ -57,7 +60,7 @@ FASHION_DEFAULTS = dict(
     reference_limit=0,
     num_samples=10000,
     classifier_run=CLASSIFIER_RUN,
-    # Other generator run folders scored the same way; the DCGAN release run joins when it exists.
+    # Other generator run folders or exported .onnx generators scored the same way; the DCGAN release joins.
     compare_runs=[],
 )
 
@@ -107,7 +110,7 @@ def _fit(run, config, images):
         batch_size=config["batch_size"],
         epochs=config["epochs"],
         shuffle=True,
-        callbacks=[gan_pictures.SampleGridCallback(run, fixed_z)],
+        callbacks=[gan_pictures.SampleGridCallback(run, fixed_z), epoch_checkpoint(run)],
         verbose=2,
     )
     run.write_json(HISTORY_FILE, history.history)
@@ -151,9 +154,16 @@ def train_fashion(run, config):
 
 
 def _comparison_runs(config):
+    """Return `compare_runs` plus the DCGAN release: its run folder, else its released ONNX generator."""
     runs = list(config["compare_runs"])
-    if (pathlib.Path(DCGAN_RUN) / "model.keras").is_file() and DCGAN_RUN not in runs:
-        runs.append(DCGAN_RUN)
+    if (pathlib.Path(DCGAN_RUN) / "model.keras").is_file():
+        dcgan = DCGAN_RUN
+    elif pathlib.Path(DCGAN_ARTIFACT).is_file():
+        dcgan = DCGAN_ARTIFACT
+    else:
+        return runs
+    if dcgan not in runs:
+        runs.append(dcgan)
     return runs
 
 

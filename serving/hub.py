@@ -107,7 +107,10 @@ class Artifact:
         name: the name passed to `pull` and `load`.
         task: the `zoo_task` of its model (embedder, encoder, decoder, ...),
             or `autoencoder` for an artifact with an encoder and a decoder
-            part. The manifest's `part_tasks` gives each part's `zoo_task`.
+            part.
+        part_tasks: part name -> `zoo_task` for an artifact with several
+            parts (for example `{"encoder": "encoder", "decoder": "decoder"}`),
+            else empty.
         description: one line for `zoo pull --list`.
         files: the `ArtifactFile`s of every variant. In each variant, the
             first `.onnx` file is the model.
@@ -128,6 +131,7 @@ class Artifact:
     license: str
     model_card: str
     base_url: str
+    part_tasks: dict = dataclasses.field(default_factory=dict)
 
     @property
     def size(self):
@@ -401,6 +405,7 @@ def _parse_artifact(entry, index, location):
         license=str(entry.get("license", "")),
         model_card=str(entry.get("model_card", "")),
         base_url=base,
+        part_tasks={str(part): str(task) for part, task in dict(entry.get("part_tasks") or {}).items()},
     )
 
 

@@ -90,7 +90,13 @@ class ExactSearch:
 
     def _search_block(self, queries, k):
         count = len(queries)
-        scores = np.empty((count, min(self.block_rows, len(self))), np.float32)
+        # Scores are laid out (gallery rows, queries): BLAS computes
+        # block @ queries.T about a fifth faster than queries @ block.T
+        # here, and a block's scores are then a contiguous prefix.
+        scores = np.empty((min(self.block_rows, len(self)), count), np.float32)
+        # Preallocated: a fresh mask per block costs page faults, and 2-D
+        # np.nonzero is several times slower than flatnonzero plus divmod.
+        above = np.empty(scores.shape, bool)
         best_scores = np.zeros(0, np.float32)
         best_indices = np.zeros(0, np.int64)
         best_rows = np.zeros(0, np.int64)
@@ -101,27 +107,29 @@ class ExactSearch:
         # a few rows per query once the threshold has risen.
         for start in range(0, len(self), self.block_rows):
             block = self.embeddings[start : start + self.block_rows]
-            block_scores = scores[:, : len(block)]
-            np.matmul(queries, block.T, out=block_scores)
+            block_scores = scores[: len(block)]
+            np.matmul(block, queries.T, out=block_scores)
 
             # A full argpartition is slow, so it seeds the top-k from a few
-            # columns only. The k-th best score then filters the rest.
+            # gallery rows only. The k-th best score then filters the rest.
             segments = [0, len(block)]
             if threshold is None:
                 segments.insert(1, min(len(block), max(SEED_COLUMNS, 2 * k)))
             for low, high in zip(segments[:-1], segments[1:]):
                 if low == high:
                     continue
-                segment = block_scores[:, low:high]
+                segment = block_scores[low:high]
                 if threshold is None:
-                    rows, columns = self._dense_candidates(segment, k)
+                    rows, columns = self._dense_candidates(segment.T, k)
                 else:
                     # Strictly greater: a later row with a score equal to the
                     # k-th best loses the tie to the carried lower row index.
-                    rows, columns = np.nonzero(segment > threshold[:, None])
+                    mask = above[: high - low]
+                    np.greater(segment, threshold[None, :], out=mask)
+                    columns, rows = np.divmod(np.flatnonzero(mask), count)
                 best_scores, best_indices, best_rows = _merge(
                     (best_scores, best_indices, best_rows),
-                    (segment[rows, columns], columns + start + low, rows), k)
+                    (segment[columns, rows], columns + start + low, rows), k)
                 if len(best_scores) == count * k:
                     threshold = best_scores.reshape(count, k)[:, -1]
 

@@ -1,5 +1,6 @@
 """`recipes.runner`: settings checks and cleanup after a failed start."""
 
+import numpy as np
 import pytest
 
 import recipes
@@ -74,3 +75,24 @@ def test_run_folder_loads_any_registered_model(tmp_path):
     )
     output = subprocess.run([sys.executable, "-c", loader], check=True, capture_output=True, text=True)
     assert output.stdout.strip().endswith("Classifier")
+
+
+def test_epoch_checkpoint_saves_each_epoch(tmp_path):
+    import keras
+
+    from recipes.base import RunFolder, epoch_checkpoint
+
+    run = RunFolder.create("toy", out_dir=tmp_path / "run")
+    saved_epochs = []
+    save_model = run.save_model
+    run.save_model = lambda model: (saved_epochs.append(len(saved_epochs) + 1), save_model(model))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.arange(8, dtype="float32").reshape(4, 2) / 8
+
+    model.fit(x, x[:, :1], epochs=3, callbacks=[epoch_checkpoint(run)], verbose=0)
+
+    assert saved_epochs == [1, 2, 3]
+    loaded = keras.saving.load_model(run.model_path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [path.name for path in run.path.iterdir()] == ["model.keras"]

@@ -7,7 +7,8 @@ with uvicorn. Endpoints (all errors are JSON, see `serving.http.errors`):
 - embedders: `POST .../embed`, `.../verify`, `.../identify`, and the
   gallery: `POST .../gallery` (enrol), `GET .../gallery`,
   `DELETE .../gallery/{person}`;
-- decoders and generators: `POST .../sample`, `.../interpolate`, `.../decode`;
+- decoders and generators: `POST .../sample`, `.../interpolate`, `.../decode`,
+  and `.../mix` for a StyleGAN generator with its mapping and synthesis parts;
 - encoders: `POST .../reconstruct`; translators: `POST .../translate`.
 
 Images arrive as multipart file parts or base64 strings in JSON. Generated
@@ -24,7 +25,7 @@ import numpy as np
 
 from serving.errors import ServingError
 from serving.generative import interpolate_latents, make_grid
-from serving.http.bodies import MAX_IMAGES, describe_body, parse_fields
+from serving.http.bodies import MAX_IMAGES, MAX_SEED, describe_body, parse_fields
 from serving.http.errors import ERROR_CODES, ERROR_SCHEMA, HTTPError, from_serving_error
 from serving.http.registry import ModelRegistry
 from serving.images import import_pillow, prepare_images, to_uint8
@@ -35,7 +36,9 @@ logger = logging.getLogger(__name__)
 API_VERSION = "1"
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SAMPLES = 256
-MAX_SEED = 2**63 - 1
+# A mixing grid shows (rows + 1) x (columns + 1) tiles, sources included: at most MAX_SAMPLES.
+MAX_MIX_SOURCES = 15
+MAX_PSI = float(np.finfo(np.float32).max)
 FORMATS = ("png", "base64", "json")
 DECODERS = ("decoder", "generator")
 
@@ -44,7 +47,7 @@ _ENDPOINTS_BY_TASK = {
     "embedder": ("embed", "verify", "identify", "gallery"),
     "encoder": ("reconstruct",),
     "decoder": ("decode", "sample", "interpolate"),
-    "generator": ("decode", "sample", "interpolate"),
+    "generator": ("decode", "sample", "interpolate", "mix"),
     "translator": ("translate",),
 }
 
@@ -55,6 +58,17 @@ _FORMAT_FIELD = {
     "description": "png: one PNG grid; base64: JSON with one base64 PNG per image; json: JSON float arrays in [0, 1].",
 }
 _NCOLS_FIELD = {"type": "integer", "minimum": 1, "maximum": MAX_SAMPLES, "default": 8, "description": "Images per row of the PNG grid."}
+_SOURCES_DESCRIPTION = (
+    "Integer seeds (seed s gives the image of /sample with n=1 and seed s) or latents of shape (count, latent_dim)."
+)
+_SOURCES_FIELD = {
+    "oneOf": [
+        {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_SEED}, "minItems": 1, "maxItems": MAX_MIX_SOURCES},
+        {"type": "array", "items": {"type": "array", "items": {"type": "number"}}, "minItems": 1, "maxItems": MAX_MIX_SOURCES},
+    ],
+}
+DEFAULT_MIX_ROWS = (1, 2, 3, 4)
+DEFAULT_MIX_COLUMNS = (5, 6, 7, 8, 9)
 _LATENT_FIELD = {"type": "array", "items": {"type": "number"}, "minItems": 1, "description": "One latent of latent_dim numbers."}
 
 _ERROR_CONTENT = {"application/json": {"schema": ERROR_SCHEMA}}
@@ -369,6 +383,55 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         z = model.wrapper.sample_latents(n, seed)
         images = await run_batched(model, _generator_rows(model, z, psi), "n")
         return await render(images, output_format, ncols)
+
+    @app.post(
+        "/models/{name}/mix",
+        summary="Style-mixing grid of a StyleGAN generator: coarse styles from each row source, fine from each column source.",
+        openapi_extra={
+            "requestBody": describe_body(
+                {
+                    "rows": {**_SOURCES_FIELD, "default": list(DEFAULT_MIX_ROWS), "description": "Row sources. " + _SOURCES_DESCRIPTION},
+                    "columns": {**_SOURCES_FIELD, "default": list(DEFAULT_MIX_COLUMNS), "description": "Column sources. " + _SOURCES_DESCRIPTION},
+                    "crossover": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "First synthesis layer styled by the column source, from 0 to num_ws. Default: num_ws // 2.",
+                    },
+                    "psi": {"type": "number", "default": 1.0, "description": "Truncation of both sources."},
+                    "format": _FORMAT_FIELD,
+                }
+            )
+        },
+        responses=_IMAGE_RESPONSES,
+    )
+    async def mix(name: str, request: Request):
+        model = find_model(name, DECODERS, "mix")
+        generator = model.wrapper
+        if not isinstance(generator, StyleGenerator) or not generator.can_mix:
+            raise HTTPError(
+                422,
+                f"Model {name!r} cannot mix styles: /mix needs a StyleGAN generator served with "
+                "mapping.onnx and synthesis.onnx beside its file.",
+                field="name",
+                expected="a StyleGAN generator with its mapping and synthesis parts",
+            )
+        fields = await read_fields(request)
+        rows = fields.sources("rows", generator.latent_dim, DEFAULT_MIX_ROWS, max_rows=MAX_MIX_SOURCES)
+        columns = fields.sources("columns", generator.latent_dim, DEFAULT_MIX_COLUMNS, max_rows=MAX_MIX_SOURCES)
+        crossover = fields.integer("crossover", None, 0, generator.num_ws)
+        psi = fields.number("psi", 1.0, minimum=-MAX_PSI, maximum=MAX_PSI)
+        output_format = fields.choice("format", FORMATS, "png")
+
+        # A grid is at most MAX_MIX_SOURCES squared images from whole-grid
+        # synthesis runs, so it runs in a worker thread, not the micro-batcher.
+        def mixing_grid():
+            try:
+                return generator.mixing_grid(rows, columns, crossover=crossover, psi=psi)
+            except ServingError as error:
+                raise from_serving_error(error, field="rows") from error
+
+        tiles = await run_in_threadpool(mixing_grid)
+        return await render(tiles, output_format, len(columns) + 1)
 
     @app.post(
         "/models/{name}/interpolate",

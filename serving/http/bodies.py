@@ -29,6 +29,7 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 
 # Images per request; each is decoded to float32 before the model runs.
 MAX_IMAGES = 256
+MAX_SEED = 2**63 - 1
 
 
 async def read_body(request, max_bytes):
@@ -89,6 +90,16 @@ class RequestFields:
             except UnicodeDecodeError as error:
                 raise HTTPError(422, f"Field '{name}' must be UTF-8 text.", field=name) from error
         return value
+
+    def _json_value(self, name, value, expected):
+        """Return a JSON field value, parsing the JSON text of a multipart part."""
+        value = self._multipart_text(name, value)
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise HTTPError(422, f"Field '{name}' must be {expected} in JSON.", field=name, expected=expected) from None
 
     def integer(self, name, default, minimum, maximum):
         """Return an integer field in [minimum, maximum], or `default` when absent."""
@@ -178,12 +189,7 @@ class RequestFields:
             if required:
                 raise HTTPError(422, f"Field '{name}' is missing.", field=name, expected=expected)
             return None
-        value = self._multipart_text(name, value)
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise HTTPError(422, f"Field '{name}' must be {expected} in JSON.", field=name, expected=expected) from None
+        value = self._json_value(name, value, expected)
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
@@ -209,6 +215,25 @@ class RequestFields:
         if np.abs(array).max() > np.finfo(np.float32).max:
             raise HTTPError(422, f"Field '{name}' has values beyond the float32 range.", field=name, expected=expected)
         return array.astype(np.float32)
+
+    def sources(self, name, latent_dim, default, max_rows):
+        """Return the sources of a style-mixing grid: a list of seeds, or a float32 (N, latent_dim) array.
+
+        A JSON list of integers >= 0 gives seeds and a list of lists gives
+        latents; `default` (a tuple of seeds) when absent.
+        """
+        value = self._get(name)
+        expected = f"1 to {max_rows} integer seeds >= 0, or 1 to {max_rows} latents of {latent_dim} numbers"
+        if value is None:
+            return list(default)
+        value = self._json_value(name, value, expected)
+        if isinstance(value, list) and value and all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+            if len(value) > max_rows or min(value) < 0 or max(value) > MAX_SEED:
+                raise HTTPError(422, f"Field '{name}' must be {expected}. Received: {value!r:.120}", field=name, expected=expected)
+            return value
+        if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
+            return self.latents(name, latent_dim, max_rows=max_rows)
+        raise HTTPError(422, f"Field '{name}' must be {expected}. Received: {_describe_received(value)}.", field=name, expected=expected)
 
     def images(self, name, count=None, required=True):
         """Decode the images of a field into float32 (H, W, C) arrays in [0, 1].

@@ -87,3 +87,30 @@ def test_export_quantize_after_float_export(runner, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "Pass --overwrite to replace it" in result.output
     assert "overwrite=True" not in result.output
+
+
+def test_bench_checks_outputs_before_running(runner, tmp_path):
+    result = runner.invoke(main, ["bench", "startup", "--out", "/proc/report.json"])
+
+    assert result.exit_code == 1
+    assert "cannot write /proc/report.json" in result.output
+    assert "choose a writable --out" in result.output
+
+    result = runner.invoke(main, ["bench", "startup", "--results-md", str(tmp_path / "missing" / "RESULTS.md")])
+
+    assert result.exit_code == 1
+    assert "the folder" in result.output and "does not exist" in result.output
+    assert "--results-md" in result.output
+
+
+@pytest.mark.parametrize("value", ["{folder}/gallery.sqlite", "embedder={folder}/gallery.sqlite"])
+def test_serve_gallery_folder_must_exist(runner, tmp_path, value):
+    model = tmp_path / "embedder.onnx"
+    model.write_bytes(b"not read: the gallery check runs first")
+    folder = tmp_path / "missing"
+
+    result = runner.invoke(main, ["serve", str(model), "--gallery", value.format(folder=folder)])
+
+    assert result.exit_code == 1
+    assert f"the folder {folder} does not exist" in result.output
+    assert not folder.exists()

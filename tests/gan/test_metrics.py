@@ -103,3 +103,19 @@ def test_ssim_constant_images_golden():
 
 def test_mean_absolute_error_golden():
     assert metrics.mean_absolute_error(np.zeros((1, 2, 2, 1)), np.full((1, 2, 2, 1), 0.25)) == pytest.approx(0.25)
+
+
+def test_sample_run_scores_an_onnx_generator(tmp_path):
+    from recipes.gan_eval import sample_run
+    from tests.serving import tiny_models
+    from zoo import latent
+    from zoo.errors import InvalidConfigError
+
+    path = tiny_models.build_decoder(tmp_path / "generator.onnx")
+
+    images = sample_run(path, 300, seed=3)
+
+    z = latent.sample_prior(300, tiny_models.LATENT_DIM, seed=3)
+    np.testing.assert_allclose(images, tiny_models.decode_numpy(z), atol=1e-5)
+    with pytest.raises(InvalidConfigError, match="does not exist"):
+        sample_run(tmp_path / "missing.onnx", 4)

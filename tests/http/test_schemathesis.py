@@ -7,6 +7,7 @@ import pytest
 from serving.http.openapi import OPENAPI_PATH
 from tests.http.conftest import model_paths
 from tests.http.server_process import running_server
+from tests.serving import tiny_models
 
 pytestmark = pytest.mark.backend_agnostic
 
@@ -22,6 +23,7 @@ MODEL_FOR_ENDPOINT = {
     "identify": "embedder",
     "gallery": "embedder",
     "sample": "decoder",
+    "mix": "stylegan",
     "interpolate": "generator",
     "decode": "decoder",
     "reconstruct": "encoder",
@@ -42,12 +44,16 @@ def test_schema_fuzzing_gets_no_5xx(model_dir, tmp_path):
 
     schema = schemathesis.openapi.from_path(OPENAPI_PATH)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 15
+    assert len(operations) == 16
     arguments = ["--gallery", str(tmp_path / "gallery.sqlite"), "--max-wait-ms", "1"]
+    # A StyleGAN generator with its mapping and synthesis parts beside it, served as "stylegan" for /mix.
+    style_dir = tmp_path / "style"
+    tiny_models.build_style_parts(style_dir).rename(style_dir / "stylegan.onnx")
     failures = []
     statuses = collections.Counter()
 
-    with running_server(model_paths(model_dir), arguments, log_path=tmp_path / "server.log") as (_, base_url):
+    models = [*model_paths(model_dir), style_dir / "stylegan.onnx"]
+    with running_server(models, arguments, log_path=tmp_path / "server.log") as (_, base_url):
         for operation in operations:
             strategies = [operation.as_strategy()]
             if "{name}" in operation.path:

@@ -1,5 +1,7 @@
 """`zoo pull` and artifact names in the serving commands, run with click's CliRunner."""
 
+import pathlib
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -25,6 +27,18 @@ def test_pull_list_shows_artifacts(runner, file_manifest):
     name, task, size, metrics, variants = result.output.strip().split("\t")
     assert (name, task, metrics, variants) == (ARTIFACT, "embedder", "verification.roc_auc=0.5", "float32")
     assert size.endswith("KB")
+
+
+def test_pull_list_shows_part_tasks(runner):
+    from zoo.cli import main
+
+    manifest = pathlib.Path(__file__).resolve().parents[2] / "artifacts" / "manifest.json"
+    result = runner.invoke(main, ["pull", "--list", "--manifest", str(manifest)])
+
+    assert result.exit_code == 0, result.output
+    tasks = dict(line.split("\t")[:2] for line in result.output.strip().splitlines())
+    assert tasks["autoencoder-fashion-mnist"] == "autoencoder (decoder: decoder, encoder: encoder)"
+    assert tasks["face-embedder-orl"] == "embedder"
 
 
 def test_pull_command_fetches_variant(runner, int8_manifest, cache_dir):

@@ -1,5 +1,6 @@
 """StyleGenerator, its CLI commands and the psi field of /sample, on a tiny StyleGAN built with onnx.helper."""
 
+import io
 import shutil
 
 import numpy as np
@@ -279,5 +280,60 @@ def test_http_sample_psi(style_dir, decoder_path):
             response = client.post("/models/mapping/sample", json={})
             assert response.status_code == 422
             assert "Model 'mapping' is a mapping; it serves no endpoint." in response.json()["detail"]
+    finally:
+        registry.close()
+
+
+def test_http_mix(style_dir, decoder_path):
+    from fastapi.testclient import TestClient
+
+    from serving.http import ModelRegistry, create_app
+
+    paths = [style_dir / "generator.onnx", decoder_path]
+    registry = ModelRegistry.load(paths, max_batch=8, max_wait_ms=2.0, providers=CPU)
+    z_rows = np.random.default_rng(4).standard_normal((2, LATENT))
+    try:
+        with TestClient(create_app(registry)) as client:
+            body = {"rows": z_rows.tolist(), "columns": [21, 22, 23], "crossover": 1, "psi": 0.8, "format": "json"}
+            response = client.post("/models/generator/mix", json=body)
+            assert response.status_code == 200, response.text
+            tiles = np.asarray(response.json()["images"])
+
+            # Tiles: a blank corner, the 3 column sources, then per row its source and 3 mixed images.
+            assert tiles.shape == (3 * 4, 8, 8, 1)
+            np.testing.assert_allclose(tiles[0], 1.0)
+            w_rows, row_images = tiny_models.style_numpy(z_rows, 0.8)
+            w_columns, column_images = tiny_models.style_numpy(latents_from_seeds([21, 22, 23], LATENT), 0.8)
+            np.testing.assert_allclose(tiles[1:4], column_images, atol=ATOL)
+            for row in range(2):
+                np.testing.assert_allclose(tiles[4 * (row + 1)], row_images[row], atol=ATOL)
+                for column in range(3):
+                    ws = np.concatenate([w_rows[row][None], np.tile(w_columns[column], (NUM_WS - 1, 1))])
+                    expected = tiny_models.synthesis_numpy(ws[None])[0]
+                    np.testing.assert_allclose(tiles[4 * (row + 1) + 1 + column], expected, atol=ATOL)
+
+            response = client.post("/models/generator/mix", json={"rows": [1], "columns": [2, 3]})
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "image/png"
+            assert Image.open(io.BytesIO(response.content)).size == (2 + 3 * 10, 2 + 2 * 10)
+
+            response = client.post("/models/generator/mix", json={"crossover": NUM_WS + 1})
+            assert response.status_code == 422
+            assert response.json()["field"] == "crossover"
+
+            response = client.post("/models/generator/mix", json={"rows": [1, -2]})
+            assert response.status_code == 422
+            assert "integer seeds >= 0" in response.json()["detail"]
+
+            response = client.post("/models/generator/mix", json={"columns": [[0.1, 0.2]]})
+            assert response.status_code == 422
+            assert f"list of {LATENT} finite numbers" in response.json()["detail"]
+
+            response = client.post("/models/generator/mix", json={"rows": list(range(16))})
+            assert response.status_code == 422
+
+            response = client.post("/models/decoder/mix", json={})
+            assert response.status_code == 422
+            assert "cannot mix styles" in response.json()["detail"]
     finally:
         registry.close()

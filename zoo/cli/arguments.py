@@ -122,6 +122,20 @@ def check_output_folder(value, option="--out", kind="run folder"):
     return path
 
 
+def check_gallery_folder(gallery_path):
+    """Check that the folder of a gallery file exists, because a gallery file is created but never its folder.
+
+    Raises:
+        click.ClickException: the folder is missing.
+    """
+    folder = os.path.dirname(os.fspath(gallery_path)) or "."
+    if not os.path.isdir(folder):
+        raise click.ClickException(
+            f"cannot create the gallery {gallery_path} (the folder {folder} does not exist); "
+            "create it first or choose another --gallery"
+        )
+
+
 def write_file(data, path, option="--out"):
     """Write bytes atomically, turning an OSError into a one-line click error."""
     from serving.runtime import atomic_write_bytes

@@ -16,6 +16,8 @@ import time
 
 import click
 
+from zoo.cli.arguments import output_file, write_file
+
 KINDS = ("training", "inference", "search", "startup")
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -48,13 +50,14 @@ def _run_script(module, arguments, backend=None):
         return json.loads(out.read_text())
 
 
-# Rough seconds for the estimate printed before a run, from runs on a
-# shared 2-CPU x86_64 machine (the HNSW build is extrapolated from 20,000
-# rows). A quiet machine is faster and a loaded one slower.
-ESTIMATED_STEP_SECONDS = {"tensorflow": 0.6, "jax": 1.7, "torch": 3.7}  # The 4 models together, one side.
-ESTIMATED_SETUP_SECONDS = {"tensorflow": 60, "jax": 90, "torch": 30}  # Imports and step compilation.
-ESTIMATED_INFERENCE_SECONDS_PER_ROUND = 12
-ESTIMATED_SEARCH_SECONDS_PER_MILLION_ROWS = {"exact": 30, "hnsw_build": 600, "ivf_build": 30}
+# Rough seconds for the estimate printed before a run, from a run of
+# `zoo bench all` on a quiet 2-CPU x86_64 machine (AMD EPYC, 8.4 minutes in
+# all). A loaded machine is slower.
+ESTIMATED_STEP_SECONDS = {"tensorflow": 0.08, "jax": 0.13, "torch": 0.12}  # The 4 models together, one side.
+ESTIMATED_SETUP_SECONDS = {"tensorflow": 20, "jax": 60, "torch": 15}  # Imports and step compilation.
+ESTIMATED_INFERENCE_SETUP_SECONDS = 10
+ESTIMATED_INFERENCE_SECONDS_PER_ROUND = 3
+ESTIMATED_SEARCH_SECONDS_PER_MILLION_ROWS = {"exact": 3, "hnsw_build": 265, "ivf_build": 3}
 ESTIMATED_STARTUP_SECONDS = 5
 WARMUP_EPOCHS = 2  # The same as benchmarks.training.WARMUP_EPOCHS.
 SEARCH_ROUNDS = 3  # The default --rounds of benchmarks.search.
@@ -66,7 +69,7 @@ def _estimate_seconds(kind, steps, rounds, rows, backend=None):
         epochs = 2 * (WARMUP_EPOCHS + rounds)
         return ESTIMATED_SETUP_SECONDS.get(backend, 60) + epochs * steps * ESTIMATED_STEP_SECONDS.get(backend, 3.0)
     if kind == "inference":
-        return 30 + rounds * ESTIMATED_INFERENCE_SECONDS_PER_ROUND
+        return ESTIMATED_INFERENCE_SETUP_SECONDS + rounds * ESTIMATED_INFERENCE_SECONDS_PER_ROUND
     if kind == "search":
         per_million = ESTIMATED_SEARCH_SECONDS_PER_MILLION_ROWS
         # NumPy and FAISS flat in each of the search benchmark's own 3
@@ -149,8 +152,8 @@ def _installed_backends():
 
 @click.command("bench")
 @click.argument("kind", type=click.Choice([*KINDS, "all"]), default="all")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default="bench-report.json",
-              show_default=True, help="JSON report to write.")
+@click.option("--out", "out_path", default="bench-report.json", show_default=True,
+              callback=output_file((".json",)), help="JSON report to write.")
 @click.option("--steps", type=click.IntRange(min=2), default=20, show_default=True,
               help="Training steps per timed epoch; the first step of each epoch is not timed.")
 @click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True,
@@ -159,7 +162,7 @@ def _installed_backends():
               help="Gallery rows of the search benchmark (128 float32 each: 512 MB per million rows).")
 @click.option("--backends", default=None,
               help="Comma-separated backends for the training benchmark. Default: every installed one.")
-@click.option("--results-md", type=click.Path(dir_okay=False), default=None,
+@click.option("--results-md", default=None, callback=output_file((".md",)),
               help="Also write the tables as Markdown, for example benchmarks/RESULTS.md.")
 def bench_command(kind, out_path, steps, rounds, rows, backends, results_md):
     """Benchmark KIND (training, inference, search, startup or all) and write a JSON report.
@@ -182,14 +185,15 @@ def bench_command(kind, out_path, steps, rounds, rows, backends, results_md):
     }
     report.update(_run_stages(kinds, backends, steps, rounds, rows))
 
-    pathlib.Path(out_path).write_text(json.dumps(report, indent=2))
+    # The outputs were checked before the stages ran, so a long run does not end in a write error.
+    write_file(json.dumps(report, indent=2).encode("utf-8"), out_path)
     sys.path.insert(0, str(_repo_root()))
     from benchmarks.results import to_markdown
 
     markdown = to_markdown(report)
     click.echo(markdown)
     if results_md is not None:
-        pathlib.Path(results_md).write_text(markdown)
+        write_file(markdown.encode("utf-8"), results_md, option="--results-md")
         click.echo(f"Wrote {results_md}", err=True)
     click.echo(f"Wrote {out_path}", err=True)
 

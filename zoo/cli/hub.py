@@ -56,8 +56,9 @@ def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress, quan
 
     Only the float32 files are fetched, unless --quantize names another
     variant. A cached copy that matches the manifest is used without
-    network access. `--list` prints one line per artifact: name, task,
-    float32 size, headline metrics and variants.
+    network access. `--list` prints one line per artifact: name, task (with
+    each part's task for an artifact of several parts), float32 size,
+    headline metrics and variants.
     """
     from serving import hub
     from serving.errors import ServingError
@@ -69,8 +70,11 @@ def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress, quan
                 click.echo("The manifest lists no artifacts.")
             for artifact in artifacts.values():
                 variants = ",".join(hub.describe_variant(variant) for variant in artifact.variants)
+                task = artifact.task
+                if len(artifact.part_tasks) > 1:
+                    task += " (" + ", ".join(f"{part}: {part_task}" for part, part_task in artifact.part_tasks.items()) + ")"
                 click.echo(
-                    f"{artifact.name}\t{artifact.task}\t{_format_size(artifact.size)}\t"
+                    f"{artifact.name}\t{task}\t{_format_size(artifact.size)}\t"
                     f"{_format_metrics(artifact.metrics)}\t{variants}"
                 )
             return

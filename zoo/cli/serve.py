@@ -6,7 +6,7 @@ extra (FastAPI, uvicorn); it never imports Keras or a backend.
 
 import click
 
-from zoo.cli.arguments import check_model_path, cli_message
+from zoo.cli.arguments import check_gallery_folder, check_model_path, cli_message
 
 
 def _check_model_paths(ctx, param, values):
@@ -19,6 +19,14 @@ def _check_model_paths(ctx, param, values):
     return values
 
 
+def _check_gallery_folders(ctx, param, values):
+    """Check the folder of each --gallery FILE or MODEL=FILE. `serve` parses the model names itself."""
+    for value in values:
+        _, separator, target = value.partition("=")
+        check_gallery_folder(target if separator else value)
+    return values
+
+
 @click.command("serve")
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False), callback=_check_model_paths)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -27,6 +35,7 @@ def _check_model_paths(ctx, param, values):
     "--gallery",
     "galleries",
     multiple=True,
+    callback=_check_gallery_folders,
     help="SQLite gallery file of the only embedder, or MODEL=FILE per embedder; created when absent. Repeatable.",
 )
 @click.option("--pair", "pairs", multiple=True, help="ENCODER=DECODER used by /reconstruct. Repeatable.")

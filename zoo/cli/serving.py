@@ -14,6 +14,7 @@ from zoo.cli.arguments import (
     GRID_SUFFIXES,
     MODEL_HINT,
     NPY_SUFFIXES,
+    check_gallery_folder,
     check_grid_size,
     check_model_path,
     cli_message,
@@ -108,7 +109,7 @@ def enroll_command(model, gallery_path, replace, name, images):
 
     # Check the name before Gallery.open creates the file.
     check_person_name(name)
-    _check_gallery_folder(gallery_path)
+    check_gallery_folder(gallery_path)
     unique_images = _drop_repeated_files(images)
 
     with Gallery.open(gallery_path, Embedder(model)) as gallery:
@@ -128,15 +129,6 @@ def _plural(count, singular, plural=None):
     """Return "1 image" or "3 images"."""
     word = singular if count == 1 else (plural or singular + "s")
     return f"{count} {word}"
-
-
-def _check_gallery_folder(gallery_path):
-    folder = os.path.dirname(gallery_path) or "."
-    if not os.path.isdir(folder):
-        raise click.ClickException(
-            f"cannot create the gallery {gallery_path} (the folder {folder} does not exist); "
-            "create it first or choose another --gallery"
-        )
 
 
 def _drop_repeated_files(images):
