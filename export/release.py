@@ -44,6 +44,9 @@ HEADLINE_METRICS = {
 HELD_OUT_SECTION = "test"
 
 
+# The `part_role` metadata of a StyleGAN's mapping and synthesis parts.
+STYLE_SIDE_ROLES = ("mapping", "synthesis")
+
 # ONNX `zoo_task` -> the task vocabulary of `export.cards.write_card`.
 CARD_TASKS = {"encoder": "autoencoder", "decoder": "autoencoder"}
 
@@ -163,6 +166,13 @@ def _quantized_files(name, parts, artifact_dir, report, quantize):
     return files
 
 
+def _part_task(model):
+    """Return a part's `zoo_task`, or its `part_role` for a StyleGAN mapping or synthesis part."""
+    metadata = {prop.key: prop.value for prop in model.metadata_props}
+    role = metadata.get("part_role")
+    return role if role in STYLE_SIDE_ROLES else metadata.get("zoo_task", "embedder")
+
+
 def _manifest_entry(name, parts, description, artifact_dir, metrics, report, license):
     import onnx
 
@@ -181,10 +191,7 @@ def _manifest_entry(name, parts, description, artifact_dir, metrics, report, lic
         )
 
     primary = models[parts[0]]
-    part_tasks = {
-        part: {prop.key: prop.value for prop in model.metadata_props}.get("zoo_task", "embedder")
-        for part, model in models.items()
-    }
+    part_tasks = {part: _part_task(model) for part, model in models.items()}
     task = artifact_task(part_tasks)
     return {
         "name": name,
@@ -207,12 +214,18 @@ def artifact_task(part_tasks):
     """Return an artifact's task from its parts' `zoo_task` values.
 
     One task is the artifact's task. An encoder with a decoder is an
-    `autoencoder`. Other mixes join the distinct tasks with `+` in part order.
+    `autoencoder`, and a generator with StyleGAN mapping and synthesis parts
+    a `generator`. Other mixes join the distinct tasks with `+` in part order.
 
     Args:
-        part_tasks: part name -> `zoo_task`, in part order.
+        part_tasks: part name -> `zoo_task`, or the `part_role` of a StyleGAN
+            mapping or synthesis part, in part order.
     """
     tasks = list(dict.fromkeys(part_tasks.values()))
+    # A StyleGAN's mapping and synthesis parts serve its generator's style
+    # mixing, so the artifact is a generator.
+    if "generator" in tasks:
+        tasks = [task for task in tasks if task not in STYLE_SIDE_ROLES]
     if len(tasks) == 1:
         return tasks[0]
     if set(tasks) == {"encoder", "decoder"}:
@@ -242,8 +255,16 @@ def headline_metrics(task, metrics, parts=()):
             continue
         for section in sections:
             values = metrics.get(section)
-            if isinstance(values, dict) and _is_number(values.get(key)):
+            if not isinstance(values, dict):
+                continue
+            if _is_number(values.get(key)):
                 headline.setdefault(section, {})[key] = values[key]
+                break
+            # A StyleGAN scores its generator at several psi: {"generator": {"psi_1.0": {"fid": ...}}}.
+            nested = {name: inner[key] for name, inner in values.items() if isinstance(inner, dict) and _is_number(inner.get(key))}
+            if nested:
+                for name, value in nested.items():
+                    headline.setdefault(section, {}).setdefault(name, {})[key] = value
                 break
     return headline
 

@@ -108,9 +108,9 @@ class Artifact:
         task: the `zoo_task` of its model (embedder, encoder, decoder, ...),
             or `autoencoder` for an artifact with an encoder and a decoder
             part.
-        part_tasks: part name -> `zoo_task` for an artifact with several
-            parts (for example `{"encoder": "encoder", "decoder": "decoder"}`),
-            else empty.
+        part_tasks: part name -> `zoo_task` (the `part_role` of a StyleGAN
+            mapping or synthesis part) for an artifact with several parts,
+            for example `{"encoder": "encoder", "decoder": "decoder"}`.
         description: one line for `zoo pull --list`.
         files: the `ArtifactFile`s of every variant. In each variant, the
             first `.onnx` file is the model.
@@ -513,8 +513,13 @@ def _open_source(url, offset, timeout):
         path = _local_path(url)
         try:
             stream = open(path, "rb")
-        except FileNotFoundError as error:
-            raise DownloadError(f"{path} not found. Check the mirror folder or the manifest's url.") from error
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise DownloadError(
+                f"{path} not found. Check that the mirror is the folder that contains the artifact "
+                "folders, or the manifest's url."
+            ) from error
+        except OSError as error:
+            raise DownloadError(f"Reading {path} failed: {error.strerror}. Check the mirror folder or the manifest's url.") from error
         total = os.fstat(stream.fileno()).st_size
         start = min(offset, total)
         stream.seek(start)

@@ -133,12 +133,23 @@ def test_headline_metrics_nested_sections():
     assert headline_metrics("embedder", embedder, ["embedder"]) == {"rank_1": 0.75}
 
 
+def test_headline_metrics_per_psi():
+    from export.release import headline_metrics
+
+    stylegan = {"generator": {"psi_1.0": {"fid": 120.0, "kid": 30.0}, "psi_0.7": {"fid": 110.0, "class_coverage": 0.9}}}
+
+    assert headline_metrics("generator", stylegan, ["generator", "mapping", "synthesis"]) == {
+        "generator": {"psi_1.0": {"fid": 120.0, "kid": 30.0}, "psi_0.7": {"fid": 110.0, "class_coverage": 0.9}}
+    }
+
+
 def test_artifact_task_of_parts():
     from export.release import artifact_task
 
     assert artifact_task({"embedder": "embedder"}) == "embedder"
     assert artifact_task({"decoder": "decoder", "encoder": "encoder"}) == "autoencoder"
-    assert artifact_task({"mapping": "mapping", "generator": "generator"}) == "mapping+generator"
+    assert artifact_task({"generator": "generator", "mapping": "mapping", "synthesis": "synthesis"}) == "generator"
+    assert artifact_task({"embedder": "embedder", "generator": "generator"}) == "embedder+generator"
 
 
 def test_checked_in_manifest_tasks_and_metrics():

@@ -85,4 +85,9 @@ def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress, quan
         )
     except ServingError as error:
         raise click.ClickException(str(error)) from error
+    except OSError as error:
+        # The cache folder cannot be created or written, for example a read-only --cache-dir.
+        raise click.ClickException(
+            f"Writing the cache failed: {error.strerror}: {error.filename}. Pass a writable --cache-dir or set $ZOO_HOME."
+        ) from error
     click.echo(str(path))
