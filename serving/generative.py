@@ -33,7 +33,7 @@ def check_latents(z, latent_dim):
         latent_dim: the model's latent size.
 
     Raises:
-        InvalidInputError: wrong shape or dtype, an empty batch, or NaN or inf.
+        InvalidInputError: wrong shape or dtype, an empty batch, NaN or inf, or values beyond the float32 range.
     """
     array = np.asarray(z)
     if array.ndim == 1:
@@ -50,6 +50,11 @@ def check_latents(z, latent_dim):
         raise InvalidInputError(
             f"Latents contain {int(array.size - finite.sum())} non-finite values (NaN or inf); "
             f"expected finite numbers of shape (N, {latent_dim}) or ({latent_dim},)."
+        )
+    largest = float(np.abs(array).max())
+    if largest > float(np.finfo(np.float32).max):
+        raise InvalidInputError(
+            f"Latents must fit in float32 (absolute values up to 3.4e38); received a value of magnitude {largest:.3g}."
         )
     return array.astype(np.float32)
 

@@ -84,7 +84,7 @@ def check_psi(psi, count):
         count: the number of latents.
 
     Raises:
-        InvalidInputError: psi is not a number, has another shape, or is NaN or inf.
+        InvalidInputError: psi is not a number, has another shape, is NaN or inf, or is beyond the float32 range.
     """
     array = np.asarray(psi)
     if isinstance(psi, (bool, np.bool_)) or not (
@@ -104,6 +104,8 @@ def check_psi(psi, count):
         raise InvalidInputError(
             f"psi must be finite: 1 keeps w and 0 gives w_avg. Received: {psi!r}"
         )
+    if np.abs(array).max() > np.finfo(np.float32).max:
+        raise InvalidInputError(f"psi must be within the float32 range (absolute values up to 3.4e38). Received: {psi!r}")
     return array.astype(np.float32)
 
 
@@ -305,10 +307,15 @@ class StyleGenerator(Decoder):
         z = check_latents(z, self.latent_dim)
         feeds = {"z": z, "psi": check_psi(psi, len(z))}
         w = _run_feeds_in_batches(mapping, feeds, "w", self.batch_size)
-        if w.shape != (len(z), self.w_dim) or not np.isfinite(w).all():
+        if w.shape != (len(z), self.w_dim):
             raise InvalidModelError(
-                f"{mapping.path} returned 'w' of shape {w.shape} or with NaN or inf; "
-                f"expected finite values of shape ({len(z)}, {self.w_dim})."
+                f"{mapping.path} returned 'w' of shape {w.shape}; expected ({len(z)}, {self.w_dim})."
+            )
+        if not np.isfinite(w).all():
+            # A finite z and psi can still overflow float32 in the mapping, for example psi near 3.4e38.
+            raise InvalidModelError(
+                f"{mapping.path} returned NaN or inf in 'w' for these latents and psi={psi!r}. "
+                "Use a psi near 1 (0.5 to 1 is usual) and latents drawn from N(0, I)."
             )
         return w.astype(np.float32, copy=False)
 

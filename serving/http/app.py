@@ -24,6 +24,7 @@ import logging
 import numpy as np
 
 from serving.errors import ServingError
+from serving.gallery import check_person_name
 from serving.generative import interpolate_latents, make_grid
 from serving.http.bodies import MAX_IMAGES, MAX_SEED, describe_body, parse_fields
 from serving.http.errors import ERROR_CODES, ERROR_SCHEMA, HTTPError, from_serving_error
@@ -170,10 +171,13 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         if model.task not in tasks:
             # The model exists, so the request is unprocessable rather than not found.
             served = _ENDPOINTS_BY_TASK.get(model.task, ())
+            if not (isinstance(model.wrapper, StyleGenerator) and model.wrapper.can_mix):
+                served = tuple(route for route in served if route != "mix")
             offer = f"it serves {', '.join('/' + route for route in served)}" if served else "it serves no endpoint"
+            article = "an" if model.task[:1] in "aeiou" else "a"
             raise HTTPError(
                 422,
-                f"Model {name!r} is a {model.task}; {offer}. /{endpoint} needs a model with zoo_task in {list(tasks)}.",
+                f"Model {name!r} is {article} {model.task}; {offer}. /{endpoint} needs a model with zoo_task in {list(tasks)}.",
                 field="name",
                 expected=f"a model with zoo_task in {list(tasks)}",
             )
@@ -325,6 +329,12 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         gallery = find_gallery(model)
         fields = await read_fields(request)
         person = fields.text("name", required=True)
+        try:
+            check_person_name(person)
+        except ServingError as error:
+            raise from_serving_error(
+                error, field="name", expected="a name without control characters or leading or trailing spaces"
+            ) from error
         replace = fields.boolean("replace", False)
         batch = await read_images(fields, "images", model.wrapper.input_shape)
         embeddings = await run_batched(model, batch, "images")

@@ -223,7 +223,7 @@ class RequestFields:
         latents; `default` (a tuple of seeds) when absent.
         """
         value = self._get(name)
-        expected = f"1 to {max_rows} integer seeds >= 0, or 1 to {max_rows} latents of {latent_dim} numbers"
+        expected = f"a list of 1 to {max_rows} integer seeds >= 0, or a list of 1 to {max_rows} latents of {latent_dim} numbers"
         if value is None:
             return list(default)
         value = self._json_value(name, value, expected)

@@ -128,6 +128,22 @@ def test_wrong_task_names_endpoints(shared_client):
     assert "/embed needs a model with zoo_task in ['embedder']" in detail
 
 
+def test_plain_generator_does_not_offer_mix(shared_client):
+    response = shared_client.post("/models/generator/embed", json={"images": [PNG]})
+
+    assert response.status_code == 422
+    assert "Model 'generator' is a generator; it serves /decode, /sample, /interpolate." in response.json()["detail"]
+
+
+def test_enrol_control_character_name(shared_client):
+    response = shared_client.post("/models/embedder/gallery", json={"name": "bob\x00", "images": [PNG]})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert "control characters" in body["detail"]
+    assert "control characters" in body["expected"]
+
+
 def test_unreadable_upload_message(shared_client):
     response = shared_client.post("/models/embedder/embed", files=[("images", ("x.png", b"not an image"))])
 

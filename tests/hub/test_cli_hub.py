@@ -70,6 +70,19 @@ def test_pull_command_prints_path(runner, file_manifest, cache_dir):
     assert expected.is_file()
 
 
+def test_pull_command_unwritable_cache(runner, file_manifest, tmp_path):
+    from zoo.cli import main
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache folder should go")
+    args = ["pull", ARTIFACT, "--manifest", str(file_manifest), "--cache-dir", str(blocker / "cache"), "--no-progress"]
+    result = runner.invoke(main, args)
+
+    assert result.exit_code == 1
+    assert "Error: Writing the cache failed" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_pull_command_rejects_bad_name(runner, file_manifest, cache_dir):
     from zoo.cli import main
 

@@ -159,6 +159,14 @@ def test_pull_from_mirror_folder(tmp_path, artifact_root, cache_dir):
     assert path.read_bytes() == (artifact_root / FILE_PATH).read_bytes()
 
 
+def test_pull_mirror_file_not_folder(tmp_path, artifact_root, cache_dir):
+    manifest = write_manifest(tmp_path / "manifest.json", artifact_root, str(tmp_path / "gone"))
+
+    # A mirror that is one model file, not the folder of artifact folders.
+    with pytest.raises(hub.DownloadError, match="the folder that contains the artifact folders"):
+        _pull(manifest, cache_dir, retries=0, mirror=str(artifact_root / FILE_PATH))
+
+
 def test_pull_from_file_url_mirror(tmp_path, artifact_root, cache_dir):
     manifest = write_manifest(tmp_path / "manifest.json", artifact_root, "https://example.invalid/unused/")
 

@@ -84,6 +84,12 @@ def test_cli_one_line_errors(runner, embedder_path, decoder_path, tmp_path):
     assert "(N, 4)" in result.output
     assert "Traceback" not in result.output
 
+    # NumPy's generator rejects a negative seed with a traceback, so click checks it first.
+    result = runner.invoke(main, ["sample", str(decoder_path), "--seed", "-1", "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 2
+    assert "'--seed'" in result.output
+    assert "Traceback" not in result.output
+
 
 def test_generative_commands(runner, model_dir, orl_dir, tmp_path):
     decoder = str(model_dir / "decoder.onnx")

@@ -50,6 +50,8 @@ def test_latent_errors(decoder):
         decoder.decode(np.array([[0.0, np.inf, 0.0, 0.0]], np.float32))
     with pytest.raises(InvalidInputError, match="numbers"):
         decoder.decode(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(InvalidInputError, match="fit in float32"):
+        decoder.decode(np.array([[0.0, 1e300, 0.0, 0.0]]))
 
 
 def test_decoder_output_out_of_range(model_dir):

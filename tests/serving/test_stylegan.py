@@ -153,10 +153,16 @@ def test_mixing_grid_layout(generator):
         np.testing.assert_allclose(tiles[start + 1 : start + 4], mixed[row], atol=1e-6)
 
 
-@pytest.mark.parametrize("psi", [np.nan, np.inf, -np.inf, "0.7", None, True])
+@pytest.mark.parametrize("psi", [np.nan, np.inf, -np.inf, "0.7", None, True, 1e300])
 def test_invalid_psi_rejected(generator, psi):
     with pytest.raises(InvalidInputError, match="psi must be"):
         generator.sample(2, psi=psi)
+
+
+def test_mapping_overflow_names_psi(generator):
+    # psi fits in float32, but w_avg + psi * (w - w_avg) does not.
+    with pytest.raises(InvalidModelError, match="NaN or inf in 'w'.*psi=-3e"):
+        generator.map(np.ones((1, LATENT), np.float32), psi=-3e38)
 
 
 def test_psi_of_wrong_shape_rejected(generator):

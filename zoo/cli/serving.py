@@ -202,21 +202,27 @@ PSI = click.option(
 )
 
 
+# The HTTP API's seed limit (serving.http.bodies.MAX_SEED), so a seed that works here works there.
+MAX_SEED = 2**63 - 1
+
+
 def _parse_seeds(ctx, param, value):
     """Parse a comma-separated list of non-negative integer seeds, for example "1,2,3"."""
     try:
         seeds = [int(item) for item in value.split(",") if item.strip()]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers such as 1,2,3; received {value!r}.", ctx=ctx, param=param) from None
-    if not seeds or min(seeds) < 0:
-        raise click.BadParameter(f"expected at least one seed, each >= 0; received {value!r}.", ctx=ctx, param=param)
+    if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
+        raise click.BadParameter(
+            f"expected at least one seed, each from 0 to {MAX_SEED}; received {value!r}.", ctx=ctx, param=param
+        )
     return seeds
 
 
 @click.command("sample")
 @MODEL
 @click.option("--n", default=16, show_default=True, callback=grid_count, help="Number of images, 1 to 256.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the N(0, I) latents.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the N(0, I) latents.")
 @PSI
 @OUT
 @NCOLS
@@ -274,7 +280,7 @@ def mix_command(model, rows, columns, crossover, psi, out):
 @MODEL
 @click.option("--steps", default=8, show_default=True, callback=grid_count, help="Images along the path, ends included, at most 256.")
 @click.option("--method", type=click.Choice(["linear", "slerp"]), default="linear", show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Seed of the two end latents.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the two end latents.")
 @OUT
 @_one_line_errors
 def interpolate_command(model, steps, method, seed, out):
