@@ -109,3 +109,12 @@ def test_verify_accepts_artifact_name(runner, file_manifest, cache_dir, tmp_path
     assert (cache_dir / "artifacts" / ARTIFACT / "model.onnx").is_file()
     assert unknown.exit_code == 2
     assert f"Known names: {ARTIFACT}" in unknown.output
+
+
+def test_pull_list_rejects_a_name(runner, file_manifest):
+    from zoo.cli import main
+
+    result = runner.invoke(main, ["pull", "--list", ARTIFACT, "--manifest", str(file_manifest)])
+
+    assert result.exit_code == 2
+    assert "takes no NAME" in result.output

@@ -65,6 +65,8 @@ def pull_command(name, list_only, mirror, cache_dir, manifest, no_progress, quan
 
     try:
         if list_only:
+            if name:
+                raise click.UsageError(f"--list lists every artifact and takes no NAME; received {name!r}.")
             artifacts = hub.read_manifest(manifest, cache_dir=cache_dir).artifacts
             if not artifacts:
                 click.echo("The manifest lists no artifacts.")

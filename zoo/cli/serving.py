@@ -308,7 +308,7 @@ def reconstruct_command(encoder, decoder, images, out):
     inputs = prepare_images(list(images), height, width, channels)
     outputs = reconstruct(encoder_model, load_generator(decoder), inputs)
     write_grid(list(inputs) + list(outputs), out, ncols=len(inputs))
-    click.echo(f"wrote {len(inputs)} reconstructions to {out}")
+    click.echo(f"wrote {_plural(len(inputs), 'reconstruction')} to {out}")
 
 
 @click.command("decode")
@@ -326,7 +326,7 @@ def decode_command(model, z_file, out, ncols):
     check_grid_size(len(z), "latents")
     images = generator.decode(z)
     write_grid(images, out, ncols=ncols)
-    click.echo(f"wrote {len(images)} images to {out}")
+    click.echo(f"wrote {_plural(len(images), 'image')} to {out}")
 
 
 @click.command("encode")
@@ -364,7 +364,7 @@ def translate_command(model, images, out):
     inputs = prepare_images(list(images), height, width, channels)
     outputs = translator.translate(inputs)
     write_grid(list(inputs) + list(outputs), out, ncols=len(inputs))
-    click.echo(f"wrote {len(inputs)} translations to {out}")
+    click.echo(f"wrote {_plural(len(inputs), 'translation')} to {out}")
 
 
 def _load_latents(z_file, latent_dim):
