@@ -139,7 +139,8 @@ def export_run(
                 part_reports = {}
                 for name in names:
                     part_report, part_failures = _validate_part(
-                        work_dir, name, format_name, quantize, result[name], probes[name], references[name]
+                        work_dir, name, format_name, quantize, result[name], probes[name], references[name],
+                        tolerance=all_parts[name].parity_tolerance or parity.FLOAT32_TOLERANCE,
                     )
                     part_reports[name] = part_report
                     failures += part_failures
@@ -359,8 +360,8 @@ def _run_worker(work_dir, model_path, names, formats, quantize, import_modules, 
     return json.loads((work_dir / "result.json").read_text())
 
 
-def _validate_part(work_dir, name, format, quantize, result, probes, references):
-    """Check one part's artifacts of one format against the Keras outputs.
+def _validate_part(work_dir, name, format, quantize, result, probes, references, tolerance=parity.FLOAT32_TOLERANCE):
+    """Check one part's float32 artifacts of one format against the Keras outputs within `tolerance`.
 
     Returns:
         `(report, failures)` for the part.
@@ -386,12 +387,12 @@ def _validate_part(work_dir, name, format, quantize, result, probes, references)
     float32_size = None
     for artifact in artifacts:
         path = work_dir / artifact["file"]
-        tolerance = parity.FLOAT32_TOLERANCE if artifact["quantize"] is None else None
+        artifact_tolerance = tolerance if artifact["quantize"] is None else None
         per_batch = {}
         for size, feed in probes.items():
             outputs = _artifact_outputs(work_dir, path, format, size, feed)
             deltas, batch_failures = parity.compare_outputs(
-                references[size], outputs, artifact["file"], name, size, tolerance
+                references[size], outputs, artifact["file"], name, size, artifact_tolerance
             )
             per_batch[size] = deltas
             failures += batch_failures
@@ -400,7 +401,7 @@ def _validate_part(work_dir, name, format, quantize, result, probes, references)
             "path": path,
             "quantize": artifact["quantize"],
             "size_bytes": _size(path),
-            "parity": {"tolerance": tolerance, **parity.merge_deltas(per_batch)},
+            "parity": {"tolerance": artifact_tolerance, **parity.merge_deltas(per_batch)},
         }
         if artifact["quantize"] is None:
             float32_size = entry["size_bytes"]

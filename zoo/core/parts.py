@@ -30,11 +30,15 @@ class ExportPart:
         task: one of `TASKS`.
         metadata: string key-value pairs, for example `input_height`,
             `input_width`, `input_channels`, `embedding_dim`, `latent_dim`.
+        parity_tolerance: the largest absolute difference allowed between
+            the exported float32 outputs and Keras's, or None for the
+            exporter's default of 1e-5.
     """
 
     model: keras.Model
     task: str
     metadata: dict = dataclasses.field(default_factory=dict)
+    parity_tolerance: float = None
 
     def __post_init__(self):
         if self.task not in TASKS:
