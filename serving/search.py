@@ -90,12 +90,12 @@ class ExactSearch:
 
     def _search_block(self, queries, k):
         count = len(queries)
-        # Scores are laid out (gallery rows, queries): BLAS computes
-        # block @ queries.T about a fifth faster than queries @ block.T
-        # here, and a block's scores are then a contiguous prefix.
+        # Scores are laid out as (gallery rows, queries) because BLAS computed
+        # block @ queries.T a fifth faster than queries @ block.T at 1,000,000
+        # rows on 2 CPU cores. A block's scores are then a contiguous prefix.
         scores = np.empty((min(self.block_rows, len(self)), count), np.float32)
-        # Preallocated: a fresh mask per block costs page faults, and 2-D
-        # np.nonzero is several times slower than flatnonzero plus divmod.
+        # The mask is allocated once because a fresh mask per block costs page
+        # faults. 2-D np.nonzero is several times slower than flatnonzero plus divmod.
         above = np.empty(scores.shape, bool)
         best_scores = np.zeros(0, np.float32)
         best_indices = np.zeros(0, np.int64)

@@ -438,7 +438,9 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
             try:
                 return generator.mixing_grid(rows, columns, crossover=crossover, psi=psi)
             except ServingError as error:
-                raise from_serving_error(error, field="rows") from error
+                # The fields are checked above, so what remains is the model's
+                # own failure, such as w overflowing float32 for a huge psi.
+                raise from_serving_error(error) from error
 
         tiles = await run_in_threadpool(mixing_grid)
         return await render(tiles, output_format, len(columns) + 1)

@@ -99,7 +99,8 @@ def test_bench_checks_outputs_before_running(runner, tmp_path):
     result = runner.invoke(main, ["bench", "startup", "--results-md", str(tmp_path / "missing" / "RESULTS.md")])
 
     assert result.exit_code == 1
-    assert "the folder" in result.output and "does not exist" in result.output
+    assert "the folder" in result.output
+    assert "does not exist" in result.output
     assert "--results-md" in result.output
 
 
