@@ -47,6 +47,10 @@ _MODEL_DEFAULTS = {
     "beta_1": 0.0,
     "beta_2": 0.99,
     "interpolation": "bilinear",
+    # Samples, pictures and exports come from a moving average of the
+    # generator's weights with this half-life in images (see StyleGAN).
+    "ema_half_life": 10000,
+    "ema_rampup": 0.05,
     "seed": 0,
     # "" searches the default places (see recipes.data.locate).
     "data_path": "",
@@ -70,6 +74,8 @@ FACES_DEFAULTS = dict(
     epochs=100,
     filters=8,
     r1_gamma=1.0,
+    # 800 faces with flips: a 10,000-image half-life would span 12 epochs.
+    ema_half_life=2000,
     # Horizontal flips double the 400 faces; a face mirrored is still a face.
     flip=True,
     num_samples=256,
@@ -94,6 +100,8 @@ def _build_model(config, image_shape):
         beta_1=config["beta_1"],
         beta_2=config["beta_2"],
         interpolation=config["interpolation"],
+        ema_half_life=config["ema_half_life"],
+        ema_rampup=config["ema_rampup"],
         seed=config["seed"],
     )
 

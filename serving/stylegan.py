@@ -467,6 +467,6 @@ class StyleGenerator(Decoder):
             raise InvalidModelError(
                 f"Style mixing needs the StyleGAN {role} part, but {self.path.parent / file_name} "
                 f"does not exist. Export the run's {role} part beside {self.path.name} "
-                f"(zoo export RUN_DIR) or pass {role}_path."
+                f"(zoo export RUN_DIR), or pass {role}_path= to StyleGenerator."
             )
         return part

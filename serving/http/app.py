@@ -26,7 +26,7 @@ import numpy as np
 from serving.errors import ServingError
 from serving.gallery import check_person_name
 from serving.generative import interpolate_latents, make_grid
-from serving.http.bodies import MAX_IMAGES, MAX_SEED, describe_body, parse_fields
+from serving.http.bodies import MAX_IMAGES, MAX_SEED, describe_body, parse_fields, reject_unknown_fields
 from serving.http.errors import ERROR_CODES, ERROR_SCHEMA, HTTPError, from_serving_error
 from serving.http.registry import ModelRegistry
 from serving.images import import_pillow, prepare_images, to_uint8
@@ -193,7 +193,14 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         return model.gallery
 
     async def read_fields(request):
-        return await parse_fields(request, max_upload_bytes)
+        fields = await parse_fields(request, max_upload_bytes)
+        # The route's documented body is the list of fields it reads, so a
+        # misspelt field ("treshold") fails instead of falling back to a default.
+        route = request.scope.get("route")
+        body = (getattr(route, "openapi_extra", None) or {}).get("requestBody")
+        if body is not None:
+            reject_unknown_fields(fields, body)
+        return fields
 
     async def read_images(fields, name, input_shape, count=None):
         height, width, channels = input_shape

@@ -392,7 +392,7 @@ def describe_body(fields, required=(), images=()):
             form_properties[name] = {"type": "array", "items": form_image, "minItems": 1, "maxItems": MAX_IMAGES}
 
     def schema(properties):
-        result = {"type": "object", "properties": properties}
+        result = {"type": "object", "properties": properties, "additionalProperties": False}
         if required:
             result["required"] = list(required)
         return result
@@ -404,6 +404,21 @@ def describe_body(fields, required=(), images=()):
             MULTIPART: {"schema": schema(form_properties)},
         },
     }
+
+
+def reject_unknown_fields(fields, body):
+    """Raise a 422 `HTTPError` when `fields` has a field that `body` (from `describe_body`) does not list."""
+    schema = body["content"][JSON]["schema"]
+    known = sorted(schema["properties"])
+    unknown = sorted(set(fields.values) - set(known))
+    if unknown:
+        raise HTTPError(
+            422,
+            f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"this endpoint takes {', '.join(known) or 'no fields'}. Check the spelling against /docs.",
+            field=unknown[0],
+            expected=f"fields from: {', '.join(known)}",
+        )
 
 
 def _number_range(minimum, maximum):

@@ -58,6 +58,7 @@ def test_check_output_file_rejects_folder(tmp_path):
         ("Pass overwrite=True (--overwrite) to replace it.", "Pass --overwrite to replace it."),
         ("Pass replace=True to replace their embeddings.", "Pass --replace to replace their embeddings."),
         ("Pass overwrite=True to replace it.", "Pass --overwrite to replace it."),
+        ("Export it (zoo export RUN_DIR), or pass mapping_path= to StyleGenerator.", "Export it (zoo export RUN_DIR)."),
     ],
 )
 def test_cli_message_uses_flags(message, expected):
@@ -115,3 +116,13 @@ def test_serve_gallery_folder_must_exist(runner, tmp_path, value):
     assert result.exit_code == 1
     assert f"the folder {folder} does not exist" in result.output
     assert not folder.exists()
+
+
+def test_cli_seed_limit_matches_http():
+    pytest.importorskip("fastapi", reason="the HTTP server needs the serve extra (pip install 'beyond-zoo[serve]')")
+    from serving.http.bodies import MAX_SEED as HTTP_MAX_SEED
+    from zoo.cli.serving import MAX_SEED as CLI_MAX_SEED
+
+    # The CLI keeps its own copy so that loading it imports no onnxruntime;
+    # a seed accepted by `zoo sample` must also be accepted by POST /sample.
+    assert CLI_MAX_SEED == HTTP_MAX_SEED == 2**63 - 1

@@ -52,7 +52,10 @@ CASES = [
     ("post", "/models/decoder/interpolate", {"json": {"method": "cubic"}}, 422, "method"),
     ("post", "/models/encoder/reconstruct", {"json": {"images": [PNG], "decoder": "embedder"}}, 422, "decoder"),
     ("post", "/models/translator/translate", {"data": {"format": "json"}}, 415, "Content-Type"),
-    ("post", "/models/translator/translate", {"files": [("image", ("x.png", b"x"))]}, 422, "images"),
+    # A misspelt field fails rather than falling back to the default.
+    ("post", "/models/translator/translate", {"files": [("image", ("x.png", b"x"))]}, 422, "image"),
+    ("post", "/models/embedder/verify", {"json": {"image_a": PNG, "image_b": PNG, "treshold": 0.5}}, 422, "treshold"),
+    ("post", "/models/decoder/sample", {"files": [("n", (None, "2")), ("sed", (None, "3"))]}, 422, "sed"),
 ]
 
 

@@ -91,6 +91,21 @@ def test_search_table_unreached_target():
 
 
 @pytest.mark.backend_agnostic
+def test_search_table_one_hnsw_row_when_default_reaches_target():
+    hnsw_row = {"ef_search": 64, "queries_per_second": 3.0, "speedup_over_numpy": 3.0, "recall_at_1": 0.99}
+    report = {"rows": 10, "dim": 4, "queries": 2, "k": 1, "rounds": 1, "target_recall_at_1": 0.9,
+              "numpy_exact_queries_per_second": 1.0, "faiss_flat_queries_per_second": 2.0,
+              "faiss_flat_speedup_over_numpy": 2.0, "faiss_flat_agrees_with_numpy": 1.0,
+              "faiss_hnsw": {"m": 32, "build_seconds": 1.0,
+                             "rows": [hnsw_row, dict(hnsw_row, reached_target=True, queries_per_second=2.5)]},
+              "faiss_ivf": {"lists": 3, "build_seconds": 1.0, "rows": []}}
+
+    markdown = to_markdown({"search": report})
+
+    assert markdown.count("FAISS HNSW") == 1
+
+
+@pytest.mark.backend_agnostic
 def test_search_report_tunes_ivf_recall():
     pytest.importorskip("faiss", reason="faiss is not installed (pip install 'beyond-zoo[faiss]')")
 

@@ -83,6 +83,70 @@ def test_rejects_invalid_arguments():
         StyleGAN(mixing_probability=1.5)
     with pytest.raises(InvalidConfigError, match="r1_interval"):
         StyleGAN(r1_interval=0)
+    with pytest.raises(InvalidConfigError, match="ema_half_life"):
+        StyleGAN(ema_half_life=-1)
+    with pytest.raises(InvalidConfigError, match="ema_rampup"):
+        StyleGAN(ema_rampup=0.0)
+
+
+def generator_weights(model):
+    networks = (model.mapping, model.synthesis)
+    return [numpy(weight) for network in networks for weight in network.weights if weight.trainable]
+
+
+def averaged_weights(model):
+    return [numpy(target) for _, target in model._averaged_weights()]
+
+
+def fit_one_step(model, images):
+    model.fit(images, batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
+
+
+def test_generator_average_closed_form():
+    # A half-life of 2 batches gives beta = 0.5 ** (8 / 16) per update.
+    keras.utils.set_random_seed(0)
+    images = np.random.default_rng(4).uniform(size=(BATCH_SIZE, 8, 8, 1)).astype("float32")
+    model = StyleGAN(image_shape=(8, 8, 1), ema_half_life=16, ema_rampup=None, seed=0, **TINY)
+    model.compile()
+    beta = 0.5 ** (BATCH_SIZE / 16)
+    initial = generator_weights(model)
+
+    fit_one_step(model, images)
+    after_one = generator_weights(model)
+    average_one = averaged_weights(model)
+    fit_one_step(model, images)
+    average_two = averaged_weights(model)
+
+    # Each update averages in the weights from before it: w0 after step 1, w1 after step 2.
+    assert any(np.abs(w1 - w0).max() > 1e-4 for w0, w1 in zip(initial, after_one))
+    for w0, w1, ema_one, ema_two in zip(initial, after_one, average_one, average_two):
+        np.testing.assert_allclose(ema_one, w0, atol=1e-6)
+        np.testing.assert_allclose(ema_two, w1 + beta * (w0 - w1), rtol=1e-5, atol=1e-6)
+
+
+def test_generator_average_ramps_up_then_samples():
+    # At step 2, 16 images are seen and the ramp-up caps the half-life at
+    # 0.05 * 16 images, so beta = 0.5 ** (8 / 0.8) = 1 / 1024 and the
+    # average nearly jumps to w1.
+    keras.utils.set_random_seed(0)
+    images = np.random.default_rng(5).uniform(size=(BATCH_SIZE, 8, 8, 1)).astype("float32")
+    model = StyleGAN(image_shape=(8, 8, 1), seed=0, **TINY)
+    model.compile()
+    z = np.random.default_rng(9).normal(size=(4, 8)).astype("float32")
+
+    initial = generator_weights(model)
+
+    fit_one_step(model, images)
+    after_one = generator_weights(model)
+    fit_one_step(model, images)
+    average = averaged_weights(model)
+    from_average = model.generate(z)
+    model.mapping_ema, model.synthesis_ema = None, None
+    from_trained = model.generate(z)
+
+    for w0, w1, ema in zip(initial, after_one, average):
+        np.testing.assert_allclose(ema, w1 + (w0 - w1) / 1024, rtol=1e-5, atol=1e-7)
+    assert np.abs(from_average - from_trained).max() > 1e-5
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +214,8 @@ def test_keras_round_trip_keeps_w_avg_and_optimizers(trained, tmp_path):
     loaded = keras.saving.load_model(path)
 
     np.testing.assert_array_equal(numpy(loaded.w_avg), numpy(model.w_avg))
+    for before, after in zip(averaged_weights(model), averaged_weights(loaded)):
+        np.testing.assert_array_equal(after, before)
     assert iterations(loaded) == {"discriminator": STEPS, "generator": STEPS}
     assert int(numpy(loaded.discriminator_updates)) == STEPS
     for before, after in zip(model.optimizer.variables, loaded.optimizer.variables):

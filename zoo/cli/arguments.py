@@ -25,11 +25,14 @@ MAX_GRID_IMAGES = 256
 # "Pass overwrite=True (--overwrite)" from the Python API reads "Pass --overwrite" here.
 _KEYWORD_WITH_FLAG = re.compile(r"\b[a-z_]+=True \((--[a-z-]+)\)")
 _KEYWORD_FLAGS = {"overwrite=True": "--overwrite", "replace=True": "--replace"}
+# Advice that only a Python caller can follow, such as ", or pass mapping_path= to StyleGenerator".
+_PYTHON_ONLY_ADVICE = re.compile(r", or pass [a-z_]+= to [A-Za-z]+")
 
 
 def cli_message(message):
     """Return an API error message with Python keywords replaced by their CLI flags."""
     message = _KEYWORD_WITH_FLAG.sub(r"\1", message)
+    message = _PYTHON_ONLY_ADVICE.sub("", message)
     for keyword, flag in _KEYWORD_FLAGS.items():
         message = message.replace(keyword, flag)
     return message

@@ -94,6 +94,16 @@ class StyleGAN(PhaseModel):
     running mean of f(z), moves by `w_avg_beta` on every generator update
     and serves the truncation trick w = w_avg + psi (w - w_avg).
 
+    Sampling, the pictures and the exported parts use a moving average of
+    the generator's weights (Karras et al. 2018, kept in StyleGAN2), not the
+    weights being trained: single generator updates swing the samples from
+    one kind of image to another, and their average does not. The weight of
+    an update in the average halves every `ema_half_life` images. Early in
+    training the half-life is at most `ema_rampup` times the images seen so
+    far, so the average follows the fast early changes. Each generator
+    update moves the average towards the weights before that update, so it
+    trails the trained weights by one step.
+
     Train on batches `images` or `(images, labels)`, float32 (N, H, W, C) in
     [0, 1]; labels are ignored. N must be a multiple of the minibatch-stddev
     group size (4) or smaller than it.
@@ -115,6 +125,10 @@ class StyleGAN(PhaseModel):
         beta_2: Adam beta_2 (0.99 in StyleGAN2).
         mapping_lr_multiplier: learning-rate multiplier of the mapping network.
         interpolation: `"nearest"` or `"bilinear"` upsampling in the synthesis network.
+        ema_half_life: images per halving of the generator average's weight
+            (10,000 in StyleGAN2); 0 samples from the trained weights.
+        ema_rampup: the cap on the half-life, as a fraction of the images
+            seen so far. None turns the ramp-up off.
         seed: seed of the latent and noise generators; None draws one.
     """
 
@@ -135,6 +149,8 @@ class StyleGAN(PhaseModel):
         beta_2=0.99,
         mapping_lr_multiplier=0.01,
         interpolation="bilinear",
+        ema_half_life=10000,
+        ema_rampup=0.05,
         seed=None,
         **kwargs,
     ):
@@ -150,6 +166,12 @@ class StyleGAN(PhaseModel):
             raise InvalidConfigError(f"r1_interval must be an integer >= 1. Received: {r1_interval!r}")
         if not 0.0 <= w_avg_beta < 1.0:
             raise InvalidConfigError(f"w_avg_beta must be in [0, 1). Received: {w_avg_beta!r}")
+        if ema_half_life < 0:
+            raise InvalidConfigError(
+                f"ema_half_life must be >= 0 images (0 turns the average off). Received: {ema_half_life!r}"
+            )
+        if ema_rampup is not None and ema_rampup <= 0:
+            raise InvalidConfigError(f"ema_rampup must be > 0 or None. Received: {ema_rampup!r}")
 
         self.latent_dim = int(latent_dim)
         self.w_dim = int(w_dim)
@@ -166,6 +188,8 @@ class StyleGAN(PhaseModel):
         self.beta_2 = float(beta_2)
         self.mapping_lr_multiplier = float(mapping_lr_multiplier)
         self.interpolation = interpolation
+        self.ema_half_life = float(ema_half_life)
+        self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
         self.seed = seed
         self.num_ws = networks.num_styles(self.image_shape[0])
 
@@ -176,6 +200,10 @@ class StyleGAN(PhaseModel):
             self.image_shape, self.w_dim, self.filters, self.max_filters, self.interpolation, seed
         )
         self.discriminator = networks.discriminator_network(self.image_shape, self.filters, self.max_filters)
+        self.mapping_ema = None
+        self.synthesis_ema = None
+        if self.ema_half_life > 0:
+            self.mapping_ema, self.synthesis_ema = self._build_generator_average()
         self.truncation = layers.Truncation(self.w_dim, name="truncation")
         self.truncation.build()
         self.discriminator_updates = self.add_weight(
@@ -184,6 +212,53 @@ class StyleGAN(PhaseModel):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.add_trackers(STYLEGAN_TRACKERS)
         self.built = True
+
+    def _build_generator_average(self):
+        """Return copies of the mapping and synthesis networks, frozen, with the trained weights."""
+        mapping = networks.mapping_network(
+            self.latent_dim, self.w_dim, self.mapping_layers, self.mapping_lr_multiplier, name="mapping_ema"
+        )
+        synthesis = networks.synthesis_network(
+            self.image_shape,
+            self.w_dim,
+            self.filters,
+            self.max_filters,
+            self.interpolation,
+            self.seed,
+            name="synthesis_ema",
+        )
+        for average, network in ((mapping, self.mapping), (synthesis, self.synthesis)):
+            average.set_weights(network.get_weights())
+            average.trainable = False
+        return mapping, synthesis
+
+    def _averaged_weights(self):
+        """Return (trained, averaged) pairs of the generator's trainable weights."""
+        pairs = []
+        for network, average in ((self.mapping, self.mapping_ema), (self.synthesis, self.synthesis_ema)):
+            pairs += [(source, target) for source, target in zip(network.weights, average.weights) if source.trainable]
+        return pairs
+
+    def update_generator_average(self, batch_size):
+        """Move the averaged generator weights towards the trained ones after `batch_size` more images."""
+        half_life = ops.convert_to_tensor(self.ema_half_life, "float32")
+        if self.ema_rampup is not None:
+            # discriminator_updates counts the steps so far: this step's
+            # discriminator phase has already run.
+            images_seen = ops.cast(self.discriminator_updates, "float32") * ops.cast(batch_size, "float32")
+            half_life = ops.minimum(half_life, ops.maximum(images_seen * self.ema_rampup, 1e-8))
+        beta = ops.power(0.5, ops.cast(batch_size, "float32") / half_life)
+
+        for source, target in self._averaged_weights():
+            value = ops.stop_gradient(ops.convert_to_tensor(source))
+            target.assign(value + beta * (target - value))
+
+    @property
+    def sampling_networks(self):
+        """The (mapping, synthesis) networks that sample: the weight average when there is one."""
+        if self.mapping_ema is None:
+            return self.mapping, self.synthesis
+        return self.mapping_ema, self.synthesis_ema
 
     @property
     def w_avg(self):
@@ -255,15 +330,17 @@ class StyleGAN(PhaseModel):
             "d_real_accuracy": losses.real_accuracy(real_logits),
             "d_fake_accuracy": losses.fake_accuracy(fake_logits),
         }
+        # Lazy regularisation: weight n on every n-th update, 0 on the others.
+        # `due` is read first because under torch the counter changes in place.
+        # The generator average's ramp-up reads the counter, so it counts every update.
+        due = ops.equal(ops.mod(self.discriminator_updates, self.r1_interval), 0)
+        self.discriminator_updates.assign_add(1)
         if self.r1_gamma == 0.0:
             logs["r1_penalty"] = ops.zeros(())
             return d_loss, logs
 
-        # Lazy regularisation: weight n on every n-th update, 0 on the others.
         penalty = self.r1_penalty(real_images, training)
-        due = ops.equal(ops.mod(self.discriminator_updates, self.r1_interval), 0)
         weight = ops.cast(due, penalty.dtype) * float(self.r1_interval)
-        self.discriminator_updates.assign_add(1)
         logs["r1_penalty"] = penalty
         return d_loss + weight * penalty, logs
 
@@ -274,13 +351,16 @@ class StyleGAN(PhaseModel):
         g_loss = losses.generator_loss(fake_logits, "non_saturating")
         if training:
             self.truncation.track(w, self.w_avg_beta)
+            if self.mapping_ema is not None:
+                self.update_generator_average(ops.shape(ws)[0])
         return g_loss, {"g_loss": g_loss}
 
     # Sampling, in inference mode: the noise layers add their fixed noise maps.
 
     def map(self, z, batch_size=64):
         """Return w = f(z) for z of shape (N, latent_dim), as a NumPy array."""
-        return _in_batches(lambda batch: self.mapping(batch, training=False), z, batch_size)
+        mapping, _ = self.sampling_networks
+        return _in_batches(lambda batch: mapping(batch, training=False), z, batch_size)
 
     def truncate(self, w, psi):
         """Return w_avg + psi * (w - w_avg) for w of shape (N, w_dim), as a NumPy array."""
@@ -294,8 +374,10 @@ class StyleGAN(PhaseModel):
         if ws.ndim == 2:
             ws = np.repeat(ws[:, None, :], self.num_ws, axis=1)
 
+        _, synthesis = self.sampling_networks
+
         def images(batch):
-            return ops.clip((self.synthesis(batch, training=False) + 1.0) / 2.0, 0.0, 1.0)
+            return ops.clip((synthesis(batch, training=False) + 1.0) / 2.0, 0.0, 1.0)
 
         return _in_batches(images, ws, batch_size)
 
@@ -323,7 +405,10 @@ class StyleGAN(PhaseModel):
 
         The noise layers add their fixed noise maps (drawn once from fixed
         seeds and saved with the weights), so every part is deterministic.
+        Every part carries the averaged generator weights when the model
+        keeps an average.
         """
+        sampling_mapping, _ = self.sampling_networks
         height, width, channels = self.image_shape
         style_metadata = {
             "model_name": type(self).__name__,
@@ -336,7 +421,7 @@ class StyleGAN(PhaseModel):
 
         z = keras.Input(shape=(self.latent_dim,), name="z")
         psi = keras.Input(shape=(1,), name="psi")
-        w = keras.layers.Identity(name="w")(self.truncation([self.mapping(z, training=False), psi]))
+        w = keras.layers.Identity(name="w")(self.truncation([sampling_mapping(z, training=False), psi]))
         mapping = keras.Model([z, psi], w, name="mapping_part")
 
         ws = keras.Input(shape=(self.num_ws, self.w_dim), name="ws")
@@ -344,7 +429,7 @@ class StyleGAN(PhaseModel):
 
         z_input = keras.Input(shape=(self.latent_dim,), name="z")
         psi_input = keras.Input(shape=(1,), name="psi")
-        truncated = self.truncation([self.mapping(z_input, training=False), psi_input])
+        truncated = self.truncation([sampling_mapping(z_input, training=False), psi_input])
         broadcast = layers.BroadcastStyle(self.num_ws)(truncated)
         generator = keras.Model([z_input, psi_input], self._images_from_ws(broadcast), name="generator_part")
 
@@ -368,7 +453,8 @@ class StyleGAN(PhaseModel):
         return [networks.START_SIZE, *doubled, size]
 
     def _images_from_ws(self, ws):
-        generated = self.synthesis(ws, training=False)
+        _, synthesis = self.sampling_networks
+        generated = synthesis(ws, training=False)
         scaled = keras.layers.Rescaling(0.5, offset=0.5)(generated)
         return keras.layers.ReLU(max_value=1.0, name="images")(scaled)
 
@@ -390,6 +476,8 @@ class StyleGAN(PhaseModel):
             beta_2=self.beta_2,
             mapping_lr_multiplier=self.mapping_lr_multiplier,
             interpolation=self.interpolation,
+            ema_half_life=self.ema_half_life,
+            ema_rampup=self.ema_rampup,
             seed=self.seed,
         )
         return config

@@ -47,7 +47,7 @@ def channels_at(resolution, image_size, filters, max_filters):
     return min(filters * (image_size // resolution), max_filters)
 
 
-def mapping_network(latent_dim, w_dim, num_layers=4, lr_multiplier=0.01):
+def mapping_network(latent_dim, w_dim, num_layers=4, lr_multiplier=0.01, name="mapping"):
     """Build the mapping network f: z -> w.
 
     Args:
@@ -56,6 +56,7 @@ def mapping_network(latent_dim, w_dim, num_layers=4, lr_multiplier=0.01):
         num_layers: dense layers with LeakyReLU (8 in StyleGAN).
         lr_multiplier: learning-rate multiplier of every layer; StyleGAN
             trains the mapping network 100 times slower than the rest.
+        name: the name of the model.
 
     Returns:
         A functional model `z (N, latent_dim) -> w (N, w_dim)`.
@@ -66,10 +67,12 @@ def mapping_network(latent_dim, w_dim, num_layers=4, lr_multiplier=0.01):
         x = layers.EqualizedDense(
             w_dim, activation="leaky_relu", lr_multiplier=lr_multiplier, name=f"dense_{index}"
         )(x)
-    return keras.Model(z, x, name="mapping")
+    return keras.Model(z, x, name=name)
 
 
-def synthesis_network(image_shape, w_dim, filters=16, max_filters=128, interpolation="bilinear", seed=None):
+def synthesis_network(
+    image_shape, w_dim, filters=16, max_filters=128, interpolation="bilinear", seed=None, name="synthesis"
+):
     """Build the synthesis network g: ws -> images.
 
     Args:
@@ -79,6 +82,7 @@ def synthesis_network(image_shape, w_dim, filters=16, max_filters=128, interpola
         max_filters: the maximum number of channels of any layer.
         interpolation: `"nearest"` or `"bilinear"` 2x upsampling.
         seed: base seed of the noise layers' training noise; None draws one.
+        name: the name of the model.
 
     Returns:
         A functional model `ws (N, num_ws, w_dim) -> images (N, size, size,
@@ -131,7 +135,7 @@ def synthesis_network(image_shape, w_dim, filters=16, max_filters=128, interpola
         rgb = keras.layers.Add(name=f"{name}_rgb")([skip, to_rgb(x, index, f"{name}_to_rgb")])
 
     images = keras.layers.Identity(name="images")(rgb)
-    return keras.Model(ws, images, name="synthesis")
+    return keras.Model(ws, images, name=name)
 
 
 def discriminator_network(image_shape, filters=16, max_filters=128, group_size=4):
