@@ -349,6 +349,18 @@ async def _parse_multipart(headers, body, max_bytes):
         yield body
         yield b""
 
+    # The parser keeps the parts read before a cut, so a truncated body
+    # would run with defaults for the fields it lost.
+    boundary = _multipart_boundary(headers.get("content-type", ""))
+    if boundary and not _has_close_delimiter(body, boundary):
+        raise HTTPError(
+            400,
+            f"The multipart body has no closing boundary --{boundary.decode('latin-1')}--, "
+            "so it was cut short. Send the whole body.",
+            field="body",
+            expected=MULTIPART,
+        )
+
     parser = MultiPartParser(headers, stream(), max_files=MAX_IMAGES + 8, max_fields=64, max_part_size=max_bytes)
     try:
         form = await parser.parse()
@@ -363,6 +375,26 @@ async def _parse_multipart(headers, body, max_bytes):
     finally:
         await form.close()
     return values
+
+
+def _multipart_boundary(content_type):
+    """Return the boundary parameter of a multipart Content-Type as bytes, or None."""
+    # Starlette's MultiPartParser reads the boundary with this function, so
+    # quoting and backslash escapes resolve to the boundary that it splits on.
+    from starlette.formparsers import parse_options_header
+
+    _, parameters = parse_options_header(content_type)
+    return parameters.get(b"boundary") or None
+
+
+def _has_close_delimiter(body, boundary):
+    """Return whether `body` contains the multipart close delimiter of `boundary`.
+
+    RFC 2046 puts the delimiter at the start of the body or after a CRLF,
+    and allows an epilogue after it, which the parser ignores.
+    """
+    close = b"--" + boundary + b"--"
+    return body.startswith(close) or b"\r\n" + close in body
 
 
 def describe_body(fields, required=(), images=()):
@@ -414,7 +446,7 @@ def reject_unknown_fields(fields, body):
     if unknown:
         raise HTTPError(
             422,
-            f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
             f"this endpoint takes {', '.join(known) or 'no fields'}. Check the spelling against /docs.",
             field=unknown[0],
             expected=f"fields from: {', '.join(known)}",

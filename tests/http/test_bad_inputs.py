@@ -26,7 +26,11 @@ CASES = [
     ("post", "/models/embedder/embed", {"content": b"images=1", "headers": {"content-type": "text/plain"}}, 415, "Content-Type"),
     ("post", "/models/embedder/embed", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "body"),
     ("post", "/models/embedder/embed", {"json": [PNG]}, 422, "body"),
-    ("post", "/models/embedder/embed", {"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}}, 422, "images"),
+    ("post", "/models/embedder/embed", {"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}}, 400, "body"),
+    # A body cut after its first part must not run with the default n.
+    ("post", "/models/decoder/sample", {"content": b'--x\r\nContent-Disposition: form-data; name="seed"\r\n\r\n3\r\n--x\r\nContent-Disp', "headers": {"content-type": "multipart/form-data; boundary=x"}}, 400, "body"),
+    # "--x--" closes the body only at its start or after a CRLF, but here it ends a cut value.
+    ("post", "/models/decoder/sample", {"content": b'--x\r\nContent-Disposition: form-data; name="n"\r\n\r\n2--x--', "headers": {"content-type": "multipart/form-data; boundary=x"}}, 400, "body"),
     ("post", "/models/embedder/embed", {"json": {"images": [PNG] * 400}}, 413, "body"),
     ("post", "/models/embedder/embed", {"content": b"{}", "headers": {"content-type": "application/json", "content-length": "999999999"}}, 413, "body"),
     ("post", "/models/embedder/verify", {"json": {"image_a": PNG}}, 422, "image_b"),
@@ -154,3 +158,35 @@ def test_unreadable_upload_message(shared_client):
     assert response.status_code == 400
     assert "BytesIO" not in detail
     assert "not a readable image (expected PNG, JPEG or PGM; received 12 bytes starting with b'not an i')" in detail
+
+
+def multipart_image_body(boundary):
+    """Return one `images` file part with its close delimiter, ending in CRLF."""
+    return (
+        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="images"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + png_bytes(random_pixels(0)[0]) + b"\r\n--" + boundary + b"--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        # RFC 2046 allows an epilogue after the close delimiter, and the parser ignores it.
+        ("multipart/form-data; boundary=x", multipart_image_body(b"x") + b"An epilogue.\r\n"),
+        ('multipart/form-data; boundary="a\\"b"', multipart_image_body(b'a"b')),
+        ("multipart/form-data; BOUNDARY=x", multipart_image_body(b"x")),
+    ],
+    ids=["epilogue", "escaped-quote", "upper-case-parameter"],
+)
+def test_complete_multipart_variants_accepted(shared_client, content_type, body):
+    response = shared_client.post("/models/embedder/embed", content=body, headers={"content-type": content_type})
+
+    assert response.status_code == 200, response.text
+    assert len(response.json()["embeddings"]) == 1
+
+
+def test_unknown_field_message_quotes_names(shared_client):
+    response = shared_client.post("/models/decoder/sample", files=[("n", (None, "2")), ("", (None, "3"))])
+
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("Unknown field ''; this endpoint takes format, n, ncols, psi, seed.")

@@ -87,6 +87,23 @@ def test_rejects_invalid_arguments():
         StyleGAN(ema_half_life=-1)
     with pytest.raises(InvalidConfigError, match="ema_rampup"):
         StyleGAN(ema_rampup=0.0)
+    with pytest.raises(InvalidConfigError, match="ema_half_life"):
+        StyleGAN(ema_half_life=float("nan"))
+
+
+def test_config_without_average_loads_without_one():
+    model = StyleGAN(image_shape=(8, 8, 1), seed=0, **TINY)
+    config = model.get_config()
+    del config["ema_half_life"]
+
+    restored = StyleGAN.from_config(config)
+
+    # A model saved before the average existed has no weights for one.
+    assert model.mapping_ema is not None
+    assert restored.mapping_ema is None
+    assert restored.sampling_networks == (restored.mapping, restored.synthesis)
+    assert model.synthesis.name == "synthesis"
+    assert model.synthesis_ema.name == "synthesis_ema"
 
 
 def generator_weights(model):

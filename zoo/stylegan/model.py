@@ -166,11 +166,11 @@ class StyleGAN(PhaseModel):
             raise InvalidConfigError(f"r1_interval must be an integer >= 1. Received: {r1_interval!r}")
         if not 0.0 <= w_avg_beta < 1.0:
             raise InvalidConfigError(f"w_avg_beta must be in [0, 1). Received: {w_avg_beta!r}")
-        if ema_half_life < 0:
+        if not ema_half_life >= 0:
             raise InvalidConfigError(
                 f"ema_half_life must be >= 0 images (0 turns the average off). Received: {ema_half_life!r}"
             )
-        if ema_rampup is not None and ema_rampup <= 0:
+        if ema_rampup is not None and not ema_rampup > 0:
             raise InvalidConfigError(f"ema_rampup must be > 0 or None. Received: {ema_rampup!r}")
 
         self.latent_dim = int(latent_dim)
@@ -445,6 +445,14 @@ class StyleGAN(PhaseModel):
             "synthesis": ExportPart(synthesis, "decoder", dict(image_metadata, part_role="synthesis"), tolerance),
             "mapping": ExportPart(mapping, "encoder", dict(style_metadata, part_role="mapping"), tolerance),
         }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        # Models saved before the generator average have no weights for it,
+        # so they load without one and sample from their trained weights.
+        config = dict(config)
+        config.setdefault("ema_half_life", 0)
+        return super().from_config(config, custom_objects=custom_objects)
 
     def _style_resolutions(self):
         """Return the resolution of the convolutions that each style index modulates, num_ws ints."""

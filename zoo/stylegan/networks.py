@@ -126,13 +126,13 @@ def synthesis_network(
 
     index = 1
     for resolution in resolutions(size)[1:]:
-        name = f"b{resolution}"
-        x = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{name}_upsample")(x)
-        x = styled_conv(x, index, resolution, f"{name}_0")
-        x = styled_conv(x, index + 1, resolution, f"{name}_1")
+        block = f"b{resolution}"
+        x = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{block}_upsample")(x)
+        x = styled_conv(x, index, resolution, f"{block}_0")
+        x = styled_conv(x, index + 1, resolution, f"{block}_1")
         index += 2
-        skip = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{name}_rgb_upsample")(rgb)
-        rgb = keras.layers.Add(name=f"{name}_rgb")([skip, to_rgb(x, index, f"{name}_to_rgb")])
+        skip = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{block}_rgb_upsample")(rgb)
+        rgb = keras.layers.Add(name=f"{block}_rgb")([skip, to_rgb(x, index, f"{block}_to_rgb")])
 
     images = keras.layers.Identity(name="images")(rgb)
     return keras.Model(ws, images, name=name)
