@@ -200,6 +200,15 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         body = (getattr(route, "openapi_extra", None) or {}).get("requestBody")
         if body is not None:
             reject_unknown_fields(fields, body)
+        # No endpoint reads the query string, so "?threshold=0.5" would be dropped without a word.
+        if request.query_params:
+            name = next(iter(request.query_params))
+            raise HTTPError(
+                422,
+                f"Query parameters are not read; received {name!r}. Send every field in the JSON or multipart body.",
+                field=name,
+                expected="no query parameters",
+            )
         return fields
 
     async def read_images(fields, name, input_shape, count=None):

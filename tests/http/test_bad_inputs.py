@@ -59,6 +59,7 @@ CASES = [
     # A misspelt field fails rather than falling back to the default.
     ("post", "/models/translator/translate", {"files": [("image", ("x.png", b"x"))]}, 422, "image"),
     ("post", "/models/embedder/verify", {"json": {"image_a": PNG, "image_b": PNG, "treshold": 0.5}}, 422, "treshold"),
+    ("post", "/models/decoder/sample?n=3", {"json": {}}, 422, "n"),
     ("post", "/models/decoder/sample", {"files": [("n", (None, "2")), ("sed", (None, "3"))]}, 422, "sed"),
 ]
 
