@@ -407,7 +407,10 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         output_format = fields.choice("format", FORMATS, "png")
         ncols = fields.integer("ncols", 8, 1, MAX_SAMPLES)
         z = model.wrapper.sample_latents(n, seed)
-        images = await run_batched(model, _generator_rows(model, z, psi), "n")
+
+        # The latents come from N(0, I), so a model failure with psi other
+        # than 1 is psi's, for example w overflowing float32 for a huge psi.
+        images = await run_batched(model, _generator_rows(model, z, psi), "psi" if psi != 1.0 else "n")
         return await render(images, output_format, ncols)
 
     @app.post(

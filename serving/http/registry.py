@@ -20,7 +20,7 @@ from serving.gallery import Gallery
 from serving.generative import Decoder, Encoder, Translator
 from serving.http.batching import MicroBatcher
 from serving.runtime import OnnxModel
-from serving.stylegan import SIDE_PART_ROLES, StyleGenerator, style_part_role
+from serving.stylegan import MAPPING_FILE, SIDE_PART_ROLES, SYNTHESIS_FILE, StyleGenerator, style_part_role
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ def resolve_model_paths(models):
 
     A path is served under its file stem. An artifact name is served under
     that name, and an artifact with several parts under `ARTIFACT-PART` for
-    each part (see `serving.hub.resolve_parts`).
+    each part (see `serving.hub.resolve_parts`). A StyleGAN artifact is the
+    exception: its generator is served under the artifact name, and it reads
+    the mapping and synthesis parts beside it for /mix.
 
     Args:
         models: strings, each the path of an `.onnx` file or the name of an
@@ -62,8 +64,17 @@ def resolve_model_paths(models):
             ) from error
         if not parts or not all(path.is_file() for _, path in parts):
             raise ModelNotFoundError(f"ONNX model not found: {model}. Pass the path of an exported .onnx file.")
-        pairs.extend(parts)
+        pairs.extend(_style_generator_only(model, parts))
     return pairs
+
+
+def _style_generator_only(model, parts):
+    """Return a StyleGAN artifact's generator alone, under the artifact name, and other artifacts' parts unchanged."""
+    by_file = {path.name: path for _, path in parts}
+    if len(parts) > 1 and {"generator.onnx", MAPPING_FILE, SYNTHESIS_FILE} <= set(by_file):
+        generator_name = next(name for name, path in parts if path.name == "generator.onnx")
+        return [(generator_name.removesuffix("-generator"), by_file["generator.onnx"])]
+    return parts
 
 
 class GalleryStore:

@@ -53,3 +53,30 @@ def test_embed_by_artifact_name(registry):
     assert response.status_code == 200, response.text
     assert len(response.json()["embeddings"][0]) == 128
     assert decoded.status_code == 200, decoded.text
+
+
+def test_stylegan_artifact_served_as_its_generator(tmp_path, monkeypatch):
+    from serving.http import ModelRegistry, resolve_model_paths
+
+    if not (ARTIFACTS / "stylegan-fashion-mnist").is_dir():
+        pytest.skip(f"the released artifact stylegan-fashion-mnist is not in {ARTIFACTS}")
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "cache"))
+
+    pairs = resolve_model_paths(["stylegan-fashion-mnist"])
+    registry = ModelRegistry.load(pairs, max_batch=4, max_wait_ms=1.0, providers=CPU)
+    try:
+        with open_client(registry) as client:
+            sampled = client.post("/models/stylegan-fashion-mnist/sample", json={"n": 2, "psi": 0.7, "format": "json"})
+            mixed = client.post("/models/stylegan-fashion-mnist/mix", json={"rows": [1], "columns": [2, 3], "format": "json"})
+            # w overflows float32, which is psi's fault, not n's.
+            overflowing = client.post("/models/stylegan-fashion-mnist/sample", json={"n": 1, "psi": 3e38})
+    finally:
+        registry.close()
+
+    # The mapping and synthesis parts are read beside generator.onnx, not served on their own.
+    assert [(name, path.name) for name, path in pairs] == [("stylegan-fashion-mnist", "generator.onnx")]
+    assert sampled.status_code == 200, sampled.text
+    assert mixed.status_code == 200, mixed.text
+    assert np.asarray(sampled.json()["images"]).shape == (2, 32, 32, 1)
+    assert overflowing.status_code == 422, overflowing.text
+    assert overflowing.json()["field"] == "psi"

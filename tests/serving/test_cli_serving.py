@@ -90,6 +90,14 @@ def test_cli_one_line_errors(runner, embedder_path, decoder_path, tmp_path):
     assert "'--seed'" in result.output
     assert "Traceback" not in result.output
 
+    # A path needs its two ends, and an empty seed in a list is a typo, not a seed to skip.
+    result = runner.invoke(main, ["interpolate", str(decoder_path), "--steps", "1", "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 2
+    assert "expected at least 2 images" in result.output
+    result = runner.invoke(main, ["mix", str(decoder_path), "--rows", "1,,2", "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 2
+    assert "received '1,,2'" in result.output
+
 
 def test_generative_commands(runner, model_dir, orl_dir, tmp_path):
     decoder = str(model_dir / "decoder.onnx")

@@ -206,10 +206,17 @@ PSI = click.option(
 MAX_SEED = 2**63 - 1
 
 
+def _path_steps(ctx, param, value):
+    """Click callback: check the images of an interpolation path, its two ends included."""
+    if value < 2:
+        raise click.BadParameter(f"expected at least 2 images, the two ends of the path; received {value}.", ctx=ctx, param=param)
+    return grid_count(ctx, param, value)
+
+
 def _parse_seeds(ctx, param, value):
     """Parse a comma-separated list of non-negative integer seeds, for example "1,2,3"."""
     try:
-        seeds = [int(item) for item in value.split(",") if item.strip()]
+        seeds = [int(item) for item in value.split(",")]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers such as 1,2,3; received {value!r}.", ctx=ctx, param=param) from None
     if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
@@ -278,7 +285,7 @@ def mix_command(model, rows, columns, crossover, psi, out):
 
 @click.command("interpolate")
 @MODEL
-@click.option("--steps", default=8, show_default=True, callback=grid_count, help="Images along the path, ends included, at most 256.")
+@click.option("--steps", default=8, show_default=True, callback=_path_steps, help="Images along the path, ends included, 2 to 256.")
 @click.option("--method", type=click.Choice(["linear", "slerp"]), default="linear", show_default=True)
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the two end latents.")
 @OUT
