@@ -99,12 +99,12 @@ def _search_lines(search):
                  _number(search["faiss_flat_agrees_with_numpy"], 3)])
     if "faiss_hnsw" in search:
         hnsw = search["faiss_hnsw"]
-        shown = set()
+        shown_ef_search = set()
         for row in hnsw["rows"]:
             # When tuning keeps the default efSearch, both rows time the same search.
-            if row["ef_search"] in shown:
+            if row["ef_search"] in shown_ef_search:
                 continue
-            shown.add(row["ef_search"])
+            shown_ef_search.add(row["ef_search"])
             rows.append([f"FAISS HNSW (M={hnsw['m']}, efSearch={row['ef_search']}{_untuned(row, 'efSearch')})",
                          _number(hnsw["build_seconds"], 1), _number(row["queries_per_second"], 0),
                          _number(row["speedup_over_numpy"]), _number(row["recall_at_1"], 3)])

@@ -48,7 +48,7 @@ _MODEL_DEFAULTS = {
     "beta_2": 0.99,
     "interpolation": "bilinear",
     # Samples, pictures and exports come from a moving average of the
-    # generator's weights with this half-life in images (see StyleGAN).
+    # generator's weights with this half-life in images (see zoo.stylegan.StyleGAN).
     "ema_half_life": 10000,
     "ema_rampup": 0.05,
     "seed": 0,
@@ -58,7 +58,7 @@ _MODEL_DEFAULTS = {
 
 FASHION_DEFAULTS = dict(
     _MODEL_DEFAULTS,
-    # The stylegan-fashion-mnist release: about 75 minutes on 2 CPU cores under TensorFlow.
+    # The stylegan-fashion-mnist release: about 80 minutes on 2 CPU cores under TensorFlow.
     epochs=12,
     # 0 uses the whole split; a positive value keeps the first N images.
     train_limit=0,

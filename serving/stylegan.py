@@ -22,6 +22,7 @@ from serving.errors import InvalidInputError, InvalidModelError
 from serving.generative import Decoder, check_image_output, check_latents
 from serving.runtime import OnnxModel
 
+GENERATOR_FILE = "generator.onnx"
 MAPPING_FILE = "mapping.onnx"
 SYNTHESIS_FILE = "synthesis.onnx"
 SIDE_PART_ROLES = ("mapping", "synthesis")

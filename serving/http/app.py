@@ -200,7 +200,7 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         body = (getattr(route, "openapi_extra", None) or {}).get("requestBody")
         if body is not None:
             reject_unknown_fields(fields, body)
-        # No endpoint reads the query string, so "?threshold=0.5" would be dropped without a word.
+        # No endpoint reads the query string, so "?threshold=0.5" would otherwise be ignored.
         if request.query_params:
             name = next(iter(request.query_params))
             raise HTTPError(
@@ -408,8 +408,8 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         ncols = fields.integer("ncols", 8, 1, MAX_SAMPLES)
         z = model.wrapper.sample_latents(n, seed)
 
-        # The latents come from N(0, I), so a model failure with psi other
-        # than 1 is psi's, for example w overflowing float32 for a huge psi.
+        # The latents come from N(0, I), so when psi is not 1 a model failure
+        # comes from psi, for example w overflowing float32 for a huge psi.
         images = await run_batched(model, _generator_rows(model, z, psi), "psi" if psi != 1.0 else "n")
         return await render(images, output_format, ncols)
 

@@ -20,7 +20,7 @@ from serving.gallery import Gallery
 from serving.generative import Decoder, Encoder, Translator
 from serving.http.batching import MicroBatcher
 from serving.runtime import OnnxModel
-from serving.stylegan import MAPPING_FILE, SIDE_PART_ROLES, SYNTHESIS_FILE, StyleGenerator, style_part_role
+from serving.stylegan import GENERATOR_FILE, MAPPING_FILE, SIDE_PART_ROLES, SYNTHESIS_FILE, StyleGenerator, style_part_role
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +71,9 @@ def resolve_model_paths(models):
 def _style_generator_only(model, parts):
     """Return a StyleGAN artifact's generator alone, under the artifact name, and other artifacts' parts unchanged."""
     by_file = {path.name: path for _, path in parts}
-    if len(parts) > 1 and {"generator.onnx", MAPPING_FILE, SYNTHESIS_FILE} <= set(by_file):
-        generator_name = next(name for name, path in parts if path.name == "generator.onnx")
-        return [(generator_name.removesuffix("-generator"), by_file["generator.onnx"])]
+    if len(parts) > 1 and {GENERATOR_FILE, MAPPING_FILE, SYNTHESIS_FILE} <= set(by_file):
+        generator_name = next(name for name, path in parts if path.name == GENERATOR_FILE)
+        return [(generator_name.removesuffix("-generator"), by_file[GENERATOR_FILE])]
     return parts
 
 

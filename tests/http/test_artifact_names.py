@@ -55,7 +55,7 @@ def test_embed_by_artifact_name(registry):
     assert decoded.status_code == 200, decoded.text
 
 
-def test_stylegan_artifact_served_as_its_generator(tmp_path, monkeypatch):
+def test_stylegan_served_by_artifact_name(tmp_path, monkeypatch):
     from serving.http import ModelRegistry, resolve_model_paths
 
     if not (ARTIFACTS / "stylegan-fashion-mnist").is_dir():

@@ -91,7 +91,7 @@ def test_search_table_unreached_target():
 
 
 @pytest.mark.backend_agnostic
-def test_search_table_one_hnsw_row_when_default_reaches_target():
+def test_hnsw_default_tuned_one_row():
     hnsw_row = {"ef_search": 64, "queries_per_second": 3.0, "speedup_over_numpy": 3.0, "recall_at_1": 0.99}
     report = {"rows": 10, "dim": 4, "queries": 2, "k": 1, "rounds": 1, "target_recall_at_1": 0.9,
               "numpy_exact_queries_per_second": 1.0, "faiss_flat_queries_per_second": 2.0,

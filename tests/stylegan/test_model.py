@@ -91,7 +91,7 @@ def test_rejects_invalid_arguments():
         StyleGAN(ema_half_life=float("nan"))
 
 
-def test_config_without_average_loads_without_one():
+def test_old_config_loads_without_average():
     model = StyleGAN(image_shape=(8, 8, 1), seed=0, **TINY)
     config = model.get_config()
     del config["ema_half_life"]
@@ -141,7 +141,7 @@ def test_generator_average_closed_form():
         np.testing.assert_allclose(ema_two, w1 + beta * (w0 - w1), rtol=1e-5, atol=1e-6)
 
 
-def test_generator_average_ramps_up_then_samples():
+def test_average_rampup_closed_form():
     # At step 2, 16 images are seen and the ramp-up caps the half-life at
     # 0.05 * 16 images, so beta = 0.5 ** (8 / 0.8) = 1 / 1024 and the
     # average nearly jumps to w1.

@@ -331,9 +331,9 @@ class StyleGAN(PhaseModel):
             "d_fake_accuracy": losses.fake_accuracy(fake_logits),
         }
         # Lazy regularisation: weight n on every n-th update, 0 on the others.
-        # `due` is read first because under torch the counter changes in place.
-        # The generator average's ramp-up reads the counter, so it counts every update.
+        # `due` is read before the counter moves because torch updates variables in place.
         due = ops.equal(ops.mod(self.discriminator_updates, self.r1_interval), 0)
+        # The counter moves without R1 too, because the generator average's ramp-up reads it.
         self.discriminator_updates.assign_add(1)
         if self.r1_gamma == 0.0:
             logs["r1_penalty"] = ops.zeros(())
@@ -350,6 +350,9 @@ class StyleGAN(PhaseModel):
         fake_logits = self.discriminator(fake_images, training=training)
         g_loss = losses.generator_loss(fake_logits, "non_saturating")
         if training:
+            # NOTE: w_avg follows the trained mapping network, and the truncation
+            # applies it to the averaged one; the two differ little because
+            # the mapping network learns 100 times slower than the rest.
             self.truncation.track(w, self.w_avg_beta)
             if self.mapping_ema is not None:
                 self.update_generator_average(ops.shape(ws)[0])
