@@ -350,9 +350,9 @@ class StyleGAN(PhaseModel):
         fake_logits = self.discriminator(fake_images, training=training)
         g_loss = losses.generator_loss(fake_logits, "non_saturating")
         if training:
-            # NOTE: w_avg follows the trained mapping network, and the truncation
-            # applies it to the averaged one; the two differ little because
-            # the mapping network learns 100 times slower than the rest.
+            # NOTE: w_avg follows the trained mapping network, but truncation applies it
+            # to the averaged one. They differ little, because the mapping network learns
+            # 100 times slower than the rest.
             self.truncation.track(w, self.w_avg_beta)
             if self.mapping_ema is not None:
                 self.update_generator_average(ops.shape(ws)[0])
