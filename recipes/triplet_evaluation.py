@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 # The release goal of `triplet-faces` on s31-s40, and of `triplet-fashion`.
 FACES_GOALS = {"rank_1": 0.98, "auc": 0.99, "tar_far_1e-2": 0.90}
+# Written by `train_faces` when `validation_folds` is set.
+VALIDATION_FILE = "validation.json"
+CROSS_VALIDATION_KEYS = ("auc", "tar_far_1e-2", "tar_far_1e-3", "rank_1", "rank_5")
 FASHION_GOALS = {"recall_at_1": 0.95}
 
 # The open-set test cuts the held-out people s31-s40 into this many groups,
@@ -43,7 +46,9 @@ def evaluate_faces(run):
         and 1e-3 with their thresholds and the search counts, None for a
         rate with fewer than 1/FPIR non-mated searches), `nmi`,
         `ari`, `eigenfaces` (the same figures for the baseline) and
-        `goals_met`.
+        `goals_met`. When the run cross-validated its settings,
+        `cross_validation` holds the number of folds and the mean and
+        standard deviation of the fold scores on training people.
     """
     from recipes.data import load_orl, split_orl_identities
 
@@ -70,6 +75,8 @@ def evaluate_faces(run):
                 fpir, evaluation.minimum_searches(fpir), metrics["open_set"]["non_mated_searches"],
             )
     metrics["goals_met"] = {name: metrics[name] >= goal for name, goal in FACES_GOALS.items()}
+    if (run.path / VALIDATION_FILE).is_file():
+        metrics.update(_cross_validation(run.read_json(VALIDATION_FILE), run.path))
 
     from zoo.metric import pictures
 
@@ -196,6 +203,28 @@ def _open_set_splits(split, held_out_embeddings, enrol_embeddings, probe_embeddi
             non_mated_labels=held_out.labels[non_mated],
         ))
     return splits
+
+
+def _cross_validation(validation, run_path):
+    """Return `{"cross_validation": ...}` from a `validation.json`, or {} for an older file.
+
+    Runs made before `validation_folds` wrote the scores of one split
+    (setting `validation_people`) with no folds, so they have no mean or
+    standard deviation to copy.
+    """
+    if "folds" not in validation:
+        logger.warning(
+            "%s/%s has no 'folds' (written by a run with validation_people, before "
+            "validation_folds), so metrics.json gets no cross_validation.",
+            run_path, VALIDATION_FILE,
+        )
+        return {}
+
+    summary = {"folds": len(validation["folds"])}
+    for statistic in ("mean", "std"):
+        for key in CROSS_VALIDATION_KEYS:
+            summary[f"{key}_{statistic}"] = validation[statistic][key]
+    return {"cross_validation": summary}
 
 
 def evaluate_fashion(run):

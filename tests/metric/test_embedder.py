@@ -81,6 +81,26 @@ def test_triplet_model_keras_round_trip(tmp_path):
     assert loaded.mining == "batch_hard"
 
 
+def test_classification_head_keras_round_trip(tmp_path):
+    model = TripletModel(small_embedder(), num_classes=4, classification_scale=16.0)
+    model.compile()
+    rng = np.random.default_rng(2)
+    images = rng.random((8, 16, 12, 1), dtype=np.float32)
+    labels = np.repeat(np.arange(4), 2).astype("int32")
+    history = model.fit(images, labels, batch_size=8, epochs=1, verbose=0)
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+
+    assert {"triplet_loss", "classification_loss", "class_accuracy"} <= set(history.history)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(loaded.class_centres), ops.convert_to_numpy(model.class_centres)
+    )
+    assert loaded.classification_scale == 16.0
+    assert "class_centres" not in str(model.exportable_parts()["embedder"].model.weights)
+
+
 def test_exportable_parts_metadata():
     model = TripletModel(small_embedder(), thresholds={"far_1e-2": 0.7})
 

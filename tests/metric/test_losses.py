@@ -7,7 +7,12 @@ from keras import ops
 
 from zoo.errors import InvalidConfigError
 from zoo.metric.embedder import L2Normalization
-from zoo.metric.losses import MINING_STRATEGIES, pairwise_squared_distances, triplet_loss
+from zoo.metric.losses import (
+    MINING_STRATEGIES,
+    cosface_loss,
+    pairwise_squared_distances,
+    triplet_loss,
+)
 from zoo.metric.model import TripletModel
 
 
@@ -154,3 +159,85 @@ def test_zero_distance_gradient_is_finite(mining):
     assert np.isfinite(history.history["loss"][0])
     for weight in dense.get_weights():
         assert np.all(np.isfinite(weight))
+
+
+def cosface_oracle(labels, embeddings, centres, scale, margin):
+    """The CosFace loss in float64, one row at a time."""
+    centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    losses = []
+    for label, embedding in zip(labels, embeddings.astype(np.float64)):
+        logits = scale * (centres @ embedding)
+        logits[label] -= scale * margin
+        losses.append(np.log(np.sum(np.exp(logits - logits.max()))) + logits.max() - logits[label])
+    return float(np.mean(losses))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cosface_loss_matches_oracle(seed):
+    labels, embeddings = random_batch(seed)
+    centres = np.random.default_rng(seed + 10).normal(size=(4, 4)).astype("float32")
+
+    loss, stats = cosface_loss(labels, embeddings, centres, scale=8.0, margin=0.3)
+
+    expected = cosface_oracle(labels, embeddings, centres.astype(np.float64), 8.0, 0.3)
+    np.testing.assert_allclose(ops.convert_to_numpy(loss), expected, rtol=1e-5)
+    unit_centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    accuracy = np.mean(np.argmax(embeddings @ unit_centres.T, axis=1) == labels)
+    np.testing.assert_allclose(ops.convert_to_numpy(stats["class_accuracy"]), accuracy)
+
+
+def test_cosface_loss_golden_value():
+    # Two centres on the axes and an embedding on the first: cosines 1 and
+    # 0, so with s = 2 and m = 0.5 the logits are 1 and 0, and the loss is
+    # log(1 + e^-1) = 0.3132617.
+    loss, stats = cosface_loss(
+        np.array([0], "int32"), np.array([[1.0, 0.0]], "float32"), np.eye(2, dtype="float32"),
+        scale=2.0, margin=0.5,
+    )
+
+    np.testing.assert_allclose(ops.convert_to_numpy(loss), np.log1p(np.exp(-1.0)), rtol=1e-6)
+    assert float(ops.convert_to_numpy(stats["class_accuracy"])) == 1.0
+
+
+def test_cosface_step_matches_numeric_gradient():
+    # One SGD step of the class centres, against a central-difference
+    # gradient of the float64 oracle: the same numbers on every backend.
+    labels, embeddings = random_batch(3, count=6, dim=3, classes=3)
+    inputs = keras.Input(shape=(3,), name="images")
+    embedder = keras.Model(inputs, L2Normalization(name="embeddings")(inputs))
+    model = TripletModel(
+        embedder, mining="batch_all", num_classes=3, classification_scale=4.0, classification_margin=0.2
+    )
+    centres = np.random.default_rng(7).normal(size=(3, 3))
+    model.class_centres.assign(centres.astype("float32"))
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+
+    model.fit(embeddings, labels, batch_size=6, epochs=1, verbose=0)
+
+    gradient = np.zeros_like(centres)
+    step = 1e-6
+    for index in np.ndindex(centres.shape):
+        shifted = [centres.copy(), centres.copy()]
+        shifted[0][index] += step
+        shifted[1][index] -= step
+        gradient[index] = (
+            cosface_oracle(labels, embeddings, shifted[0], 4.0, 0.2)
+            - cosface_oracle(labels, embeddings, shifted[1], 4.0, 0.2)
+        ) / (2 * step)
+    expected = centres - 0.5 * gradient
+    np.testing.assert_allclose(ops.convert_to_numpy(model.class_centres), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"num_classes": 1}, {"num_classes": 2.5}, {"num_classes": 3, "classification_weight": 0.0},
+     {"num_classes": 3, "classification_margin": -0.1}, {"triplet_weight": 0.0},
+     {"num_classes": 3, "triplet_weight": -1.0}, {"num_classes": 3, "triplet_weight": float("inf")},
+     {"num_classes": 3, "classification_scale": float("nan")}, {"num_classes": -2}],
+)
+def test_triplet_model_rejects_bad_classification_head(arguments):
+    inputs = keras.Input(shape=(3,), name="images")
+    embedder = keras.Model(inputs, L2Normalization(name="embeddings")(inputs))
+
+    with pytest.raises(InvalidConfigError, match="Received"):
+        TripletModel(embedder, **arguments)

@@ -30,11 +30,22 @@ def check_run_folder(path, pictures):
 
 
 def test_triplet_faces_recipe_end_to_end(tmp_path, orl_dir):
-    overrides = dict(TINY_MODEL, data_dir=str(orl_dir), p=4, k=2)
+    overrides = dict(TINY_MODEL, data_dir=str(orl_dir), p=4, k=2, validation_folds=2)
 
     run = runner.train("triplet-faces", overrides, out_dir=tmp_path / "run")
 
     metrics = check_run_folder(run.path, ("training_curves", "projection", "roc", "distances", "open_set"))
+    history = json.loads((run.path / "history.json").read_text())
+    assert 0.0 <= history["class_accuracy"][0] <= 1.0
+    validation = json.loads((run.path / "validation.json").read_text())
+    assert len(validation["folds"]) == 2
+    assert sorted(sum(validation["fold_people"], [])) == sorted(f"s{n}" for n in range(1, 31))
+    for key in ("auc", "rank_1", "tar_far_1e-2"):
+        values = [fold[key] for fold in validation["folds"]]
+        assert validation["mean"][key] == pytest.approx(sum(values) / 2)
+        assert validation["std"][key] == pytest.approx(abs(values[0] - values[1]) / 2)
+        assert metrics["cross_validation"][f"{key}_mean"] == validation["mean"][key]
+    assert metrics["cross_validation"]["folds"] == 2
     for key in ("auc", "rank_1", "rank_5", "tar_far_1e-2", "threshold_far_1e-2", "threshold_far_1e-3",
                 "open_set", "nmi", "ari"):
         assert key in metrics, f"metrics.json has no {key}"

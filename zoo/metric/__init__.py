@@ -1,7 +1,12 @@
 """Metric learning: the embedder, the triplet loss and the training model."""
 
 from zoo.metric.embedder import L2Normalization, build_embedder
-from zoo.metric.losses import MINING_STRATEGIES, pairwise_squared_distances, triplet_loss
+from zoo.metric.losses import (
+    MINING_STRATEGIES,
+    cosface_loss,
+    pairwise_squared_distances,
+    triplet_loss,
+)
 from zoo.metric.model import TripletModel
 
 __all__ = [
@@ -9,6 +14,7 @@ __all__ = [
     "MINING_STRATEGIES",
     "TripletModel",
     "build_embedder",
+    "cosface_loss",
     "pairwise_squared_distances",
     "triplet_loss",
 ]

@@ -196,3 +196,45 @@ def _semi_hard(distances, positive, negative, margin):
     count = ops.maximum(ops.sum(valid), 1.0)
     active = ops.sum(ops.cast(ops.greater(losses, 0.0), "float32")) / count
     return ops.sum(losses) / count, active
+
+
+def cosface_loss(labels, embeddings, class_centres, scale=30.0, margin=0.2):
+    """Compute the large margin cosine loss over the training classes.
+
+    CosFace (Wang et al., 2018, "CosFace: Large Margin Cosine Loss for
+    Deep Face Recognition"): a softmax over `scale * cos(theta_c)`, the
+    cosine between each embedding and a learned centre per class, with
+    `margin` taken off the cosine of the true class. The triplet loss
+    compares only the P x K people of one batch. This loss pulls each
+    embedding towards its own class centre and away from all the other
+    centres, so every step involves every training class.
+
+    Args:
+        labels: integer tensor of shape (B,) or (B, 1), in 0..C-1.
+            NOTE: a label outside that range is not rejected inside the
+            compiled step: its one-hot row is all zeros and its loss wrong.
+        embeddings: float tensor of shape (B, D) with unit L2 norm.
+        class_centres: float tensor of shape (C, D); rows are normalised here.
+        scale: the softmax temperature's inverse, > 0.
+        margin: subtracted from the true class's cosine, >= 0.
+
+    Returns:
+        `(loss, stats)`: `loss` the mean cross-entropy, a float32 scalar;
+        `stats` contains `class_accuracy`, the fraction of rows whose
+        nearest centre is their own class.
+    """
+    embeddings = ops.cast(embeddings, "float32")
+    centres = ops.cast(class_centres, "float32")
+    centres = centres * ops.rsqrt(
+        ops.maximum(ops.sum(ops.square(centres), axis=1, keepdims=True), 1e-12)
+    )
+    cosine = ops.matmul(embeddings, ops.transpose(centres))
+
+    labels = ops.reshape(labels, (-1,))
+    one_hot = ops.one_hot(labels, ops.shape(centres)[0], dtype="float32")
+    logits = scale * (cosine - margin * one_hot)
+    loss = ops.mean(ops.categorical_crossentropy(one_hot, logits, from_logits=True))
+
+    predicted = ops.argmax(ops.stop_gradient(cosine), axis=1)
+    correct = ops.equal(ops.cast(predicted, "int32"), ops.cast(labels, "int32"))
+    return loss, {"class_accuracy": ops.mean(ops.cast(correct, "float32"))}

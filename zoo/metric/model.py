@@ -8,9 +8,27 @@ from keras import ops
 from zoo.core import PhaseModel, UpdatePhase
 from zoo.core.parts import ExportPart
 from zoo.errors import InvalidConfigError
-from zoo.metric.losses import MINING_STRATEGIES, triplet_loss
+from zoo.metric.losses import MINING_STRATEGIES, cosface_loss, triplet_loss
 
 TRACKERS = ("active_triplets", "ap_distance", "an_distance", "embedding_spread")
+CLASSIFICATION_TRACKERS = ("triplet_loss", "classification_loss", "class_accuracy")
+
+
+def _check_head_arguments(weight, scale, margin):
+    """Raise `InvalidConfigError` naming each CosFace argument out of its range."""
+    invalid = []
+    if not (math.isfinite(weight) and weight > 0):
+        invalid.append(f"classification_weight={weight!r} (expected > 0)")
+    if not (math.isfinite(scale) and scale > 0):
+        invalid.append(f"classification_scale={scale!r} (expected > 0)")
+    if not (math.isfinite(margin) and margin >= 0):
+        invalid.append(f"classification_margin={margin!r} (expected >= 0)")
+    if invalid:
+        raise InvalidConfigError(
+            "The CosFace head needs finite classification_weight > 0, classification_scale > 0 "
+            f"and classification_margin >= 0. Received: {', '.join(invalid)}. Pass values in "
+            "these ranges, or num_classes=0 for the triplet loss alone."
+        )
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -26,7 +44,10 @@ class TripletModel(PhaseModel):
     Euclidean anchor-positive and anchor-negative distances), and
     `embedding_spread`, the mean per-dimension standard deviation of the
     embeddings times sqrt(D): about 1 for unit vectors spread over the
-    sphere, near 0 when the embeddings collapse to one point.
+    sphere, near 0 when the embeddings collapse to one point. With the
+    CosFace head (`num_classes` > 0), `loss` is the weighted sum, and
+    `triplet_loss`, `classification_loss` and `class_accuracy` (see
+    `cosface_loss`) are logged too.
 
     Args:
         embedder: a functional model `images` -> `embeddings` (see
@@ -36,6 +57,13 @@ class TripletModel(PhaseModel):
         learning_rate: the Adam learning rate of the default optimizer.
         thresholds: a dict of calibrated distance thresholds, for example
             `{"far_1e-2": 0.9}`, or None. It travels in the `.keras` file.
+        num_classes: the number of training classes for the CosFace
+            head, or 0 for the triplet loss alone.
+        triplet_weight: the weight of the triplet loss, >= 0; 0 (CosFace
+            alone) needs `num_classes` > 0.
+        classification_weight: the weight of the CosFace loss, > 0.
+        classification_scale: the CosFace scale s, > 0.
+        classification_margin: the CosFace cosine margin m, >= 0.
     """
 
     def __init__(
@@ -45,6 +73,11 @@ class TripletModel(PhaseModel):
         mining="semi_hard",
         learning_rate=1e-3,
         thresholds=None,
+        num_classes=0,
+        triplet_weight=1.0,
+        classification_weight=1.0,
+        classification_scale=30.0,
+        classification_margin=0.2,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -59,13 +92,40 @@ class TripletModel(PhaseModel):
                 "TripletModel expects a keras.Model embedder (see build_embedder). "
                 f"Received: {type(embedder).__name__}"
             )
+        if not (float(num_classes).is_integer() and (num_classes == 0 or num_classes >= 2)):
+            raise InvalidConfigError(
+                "num_classes must be 0 (no classification head) or an integer >= 2. "
+                f"Received: num_classes={num_classes!r}. Pass the number of training classes, or 0."
+            )
+        if not (math.isfinite(triplet_weight) and (triplet_weight > 0 or (triplet_weight == 0 and num_classes))):
+            raise InvalidConfigError(
+                "triplet_weight must be a finite number > 0, or 0 with a classification head "
+                f"(num_classes >= 2). Received: triplet_weight={triplet_weight!r}, "
+                f"num_classes={num_classes!r}. Raise triplet_weight, or set num_classes."
+            )
+        if num_classes:
+            _check_head_arguments(classification_weight, classification_scale, classification_margin)
 
         self.embedder = embedder
         self.margin = float(margin)
         self.mining = mining
         self.learning_rate = float(learning_rate)
         self.thresholds = dict(thresholds or {})
+        self.num_classes = int(num_classes)
+        self.triplet_weight = float(triplet_weight)
+        self.classification_weight = float(classification_weight)
+        self.classification_scale = float(classification_scale)
+        self.classification_margin = float(classification_margin)
         self.add_trackers(TRACKERS)
+
+        self.class_centres = None
+        if self.num_classes:
+            self.class_centres = self.add_weight(
+                shape=(self.num_classes, embedder.output_shape[-1]),
+                initializer="glorot_normal",
+                name="class_centres",
+            )
+            self.add_trackers(CLASSIFICATION_TRACKERS)
         self.built = True
 
     def call(self, images, training=False):
@@ -76,9 +136,15 @@ class TripletModel(PhaseModel):
             UpdatePhase(
                 "embedder",
                 self.embedder_loss,
-                lambda: self.embedder.trainable_variables,
+                self._trained_variables,
             )
         ]
+
+    def _trained_variables(self):
+        variables = list(self.embedder.trainable_variables)
+        if self.class_centres is not None:
+            variables.append(self.class_centres)
+        return variables
 
     def default_optimizers(self):
         return {"embedder": keras.optimizers.Adam(self.learning_rate)}
@@ -91,7 +157,21 @@ class TripletModel(PhaseModel):
         dimension = ops.shape(embeddings)[-1]
         spread = ops.mean(ops.std(ops.stop_gradient(embeddings), axis=0))
         stats["embedding_spread"] = spread * math.sqrt(dimension)
-        return loss, stats
+        if self.class_centres is None:
+            return self.triplet_weight * loss, stats
+
+        classification, class_stats = cosface_loss(
+            labels,
+            embeddings,
+            self.class_centres,
+            scale=self.classification_scale,
+            margin=self.classification_margin,
+        )
+        stats.update(class_stats)
+        stats["triplet_loss"] = loss
+        stats["classification_loss"] = classification
+        total = self.triplet_weight * loss + self.classification_weight * classification
+        return total, stats
 
     def exportable_parts(self):
         """Return the embedder and the metadata serving needs."""
@@ -115,6 +195,11 @@ class TripletModel(PhaseModel):
                 "mining": self.mining,
                 "learning_rate": self.learning_rate,
                 "thresholds": self.thresholds,
+                "num_classes": self.num_classes,
+                "triplet_weight": self.triplet_weight,
+                "classification_weight": self.classification_weight,
+                "classification_scale": self.classification_scale,
+                "classification_margin": self.classification_margin,
             }
         )
         return config

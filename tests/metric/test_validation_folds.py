@@ -1,0 +1,65 @@
+"""Cross-validation folds over the training people of triplet-faces."""
+
+import numpy as np
+import pytest
+
+from recipes.triplet import FACES_DEFAULTS, check_loss_settings, validation_folds
+from recipes.triplet_evaluation import _cross_validation
+from zoo.errors import InvalidConfigError
+
+pytestmark = pytest.mark.backend_agnostic
+
+
+@pytest.mark.parametrize("folds", [1, -2, 16, 4])
+def test_validation_folds_rejects_bad_counts(folds):
+    # 16 folds leave groups of 1 person; 4 folds leave 22 people, fewer than p=24.
+    with pytest.raises(InvalidConfigError, match=f"validation_folds={folds}"):
+        validation_folds(np.arange(30), folds, p=24, seed=0)
+
+
+def test_validation_folds_partition_people():
+    folds = validation_folds(np.arange(30), 5, p=24, seed=3)
+
+    assert [len(fold) for fold in folds] == [6] * 5
+    np.testing.assert_array_equal(np.sort(np.concatenate(folds)), np.arange(30))
+    assert validation_folds(np.arange(30), 0, p=24, seed=3) == []
+
+
+@pytest.mark.parametrize(
+    "settings, name",
+    [
+        ({"classification_weight": -1.0}, "classification_weight"),
+        ({"classification_weight": float("nan")}, "classification_weight"),
+        ({"triplet_weight": float("inf")}, "triplet_weight"),
+        ({"triplet_weight": 0.0, "classification_weight": 0.0}, "both 0"),
+        ({"classification_margin": -1.0}, "classification_margin"),
+        ({"classification_scale": 0.0}, "classification_scale"),
+    ],
+)
+def test_loss_settings_rejected(settings, name):
+    with pytest.raises(InvalidConfigError, match=name) as error:
+        check_loss_settings(dict(FACES_DEFAULTS, **settings))
+
+    assert "Received" in str(error.value)
+
+
+def test_loss_settings_ignore_head_when_off():
+    # With classification_weight 0 the CosFace settings are unused.
+    check_loss_settings(dict(FACES_DEFAULTS, classification_weight=0.0, classification_margin=-1.0))
+
+
+def test_cross_validation_skips_single_split_file():
+    old_file = {"auc": 0.9, "rank_1": 0.8}
+
+    assert _cross_validation(old_file, "run") == {}
+
+
+def test_cross_validation_copies_mean_and_std():
+    scores = {"auc": 0.9, "tar_far_1e-2": 0.5, "tar_far_1e-3": 0.3, "rank_1": 0.8, "rank_5": 0.95}
+    spread = {key: 0.01 for key in scores}
+
+    summary = _cross_validation({"folds": [scores, scores], "mean": scores, "std": spread}, "run")
+
+    assert summary["cross_validation"]["folds"] == 2
+    assert summary["cross_validation"]["auc_mean"] == 0.9
+    assert summary["cross_validation"]["rank_5_std"] == 0.01
