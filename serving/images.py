@@ -175,7 +175,8 @@ def read_image(source):
     Args:
         source: a path (str or os.PathLike), encoded bytes, or a numpy array
             of shape (H, W, C) with C in {1, 3, 4}, either uint8 (scaled by
-            1/255) or floating point with values in [0, 1].
+            1/255) or floating point with values in [0, 1]. A path ending
+            in `.npy` is read with `numpy.load` and checked like an array.
 
     Returns:
         float32 array of shape (H, W, C).
@@ -192,6 +193,8 @@ def read_image(source):
         return decode_image(bytes(source), _describe(bytes(source)))
     if isinstance(source, (str, os.PathLike)):
         path = pathlib.Path(source)
+        if path.suffix.lower() == ".npy":
+            return _read_npy(path)
         try:
             data = path.read_bytes()
         except OSError as error:
@@ -201,6 +204,27 @@ def read_image(source):
         "An image must be a path, encoded bytes or a numpy array of shape (H, W, C). "
         f"Received: {type(source).__name__}."
     )
+
+
+def _read_npy(path):
+    """Read one image saved with `numpy.save`, without unpickling objects."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except OSError as error:
+        raise InvalidInputError(f"Image {path} could not be read: {error.strerror or error}.") from error
+    except (ValueError, EOFError) as error:
+        # numpy raises EOFError for an empty file, and ValueError for a
+        # truncated one, a bad header or pickled objects. Its own message
+        # suggests unpickling, which a server must never do, so it is not shown.
+        raise InvalidInputError(
+            f"{path} is not a readable .npy image (expected a numeric array of shape (H, W, C) "
+            f"written by numpy.save; received {path.stat().st_size} bytes that numpy.load could not "
+            "read as a plain array)."
+        ) from error
+    if not isinstance(array, np.ndarray) or array.ndim != 3:
+        shape = getattr(array, "shape", ())
+        raise InvalidInputError(f"{path}: " + _shape_message(shape, single=True))
+    return _array_to_float(array, str(path))
 
 
 def _shape_message(shape, single, model_shape=None):

@@ -15,6 +15,21 @@ def runner():
     return CliRunner()
 
 
+def test_verify_npy_matches_pgm(runner, embedder_path, orl_dir, tmp_path):
+    from serving.images import read_image
+
+    model = str(embedder_path)
+    pgm_a, pgm_b = (str(orl_dir / "s1" / f"{i}.pgm") for i in (1, 2))
+    npy_a = tmp_path / "a.npy"
+    np.save(npy_a, (read_image(pgm_a) * 255).round().astype(np.uint8))
+
+    from_pgm = runner.invoke(main, ["verify", model, pgm_a, pgm_b])
+    from_npy = runner.invoke(main, ["verify", model, str(npy_a), pgm_b])
+
+    assert from_npy.exit_code == 0, from_npy.output
+    assert from_npy.output == from_pgm.output
+
+
 def test_verify_enroll_identify_on_orl(runner, embedder_path, orl_dir, tmp_path):
     model = str(embedder_path)
     gallery = str(tmp_path / "faces.sqlite")

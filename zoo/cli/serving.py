@@ -83,7 +83,9 @@ NCOLS = click.option("--ncols", default=8, show_default=True, help="Images per r
 def verify_command(model, image_a, image_b, far):
     """Compare two images with an embedder: print distance, threshold and same/different.
 
-    The exit code is 0 for both outcomes; read the last word of the output.
+    Images are PGM, PNG or JPEG files of any size, or .npy arrays of shape
+    (H, W, C) saved with numpy.save. The exit code is 0 for both outcomes,
+    so read the last word of the output.
     """
     from serving import Embedder
 
@@ -102,6 +104,7 @@ def verify_command(model, image_a, image_b, far):
 def enroll_command(model, gallery_path, replace, name, images):
     """Enrol NAME in the gallery with one embedding per image.
 
+    Images are PGM, PNG or JPEG files, or .npy arrays as for `zoo verify`.
     An image file given more than once is enrolled once, with a warning.
     """
     from serving import Embedder, Gallery
