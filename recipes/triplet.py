@@ -26,9 +26,11 @@ logger = logging.getLogger(__name__)
 #   triplet 0.1 + CosFace (these defaults)  0.985  0.827  0.900
 #   Eigenfaces, PCA-64 on the same folds    0.965  0.638  0.881
 # The folds differ by up to 0.03 in AUC and 0.2 in rank-1, so smaller
-# gaps than these are noise, and so does the split: the release run's
-# folds (seed 0) give these defaults 0.976, 0.714 and 0.829. Also tried, no better: triplet weight 0.3,
-# CosFace margin 0.35, 20 epochs, dropout 0.5, 112 x 92 input.
+# gaps than these are noise. The split matters as much: the release run's
+# folds (seed 0) give these defaults 0.976, 0.714 and 0.829. Also tried,
+# no better: triplet weight 0.3, CosFace margin 0.35, 20 epochs, dropout
+# 0.5, 112 x 92 input, and the average of 3 models with different seeds
+# (3 folds).
 # TODO: the release goal (AUC 0.99, TAR 0.90, rank-1 0.98) is still out of
 # reach with 30 training people and no pretrained weights.
 FACES_DEFAULTS = {
@@ -100,10 +102,10 @@ def train_faces(run, config):
     With `validation_folds` k >= 2, the training people are first split
     at random (seeded by `seed`) into k groups. For each group, a model
     trains on the other people and is scored on that group under the
-    protocol of the held-out people (see `validate_faces`);
+    protocol of the held-out people (see `validate_faces`).
     `validation.json` holds each fold's scores and their mean and
-    population standard deviation (ddof 0). The saved model then trains on all of s1-s30. Choose
-    settings on these figures, never on s31-s40.
+    population standard deviation (ddof 0). The saved model then trains
+    on all of s1-s30. Choose settings on these figures, never on s31-s40.
 
     Args:
         run: the `RunFolder` to write into.

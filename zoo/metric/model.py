@@ -97,7 +97,8 @@ class TripletModel(PhaseModel):
                 "num_classes must be 0 (no classification head) or an integer >= 2. "
                 f"Received: num_classes={num_classes!r}. Pass the number of training classes, or 0."
             )
-        if not (math.isfinite(triplet_weight) and (triplet_weight > 0 or (triplet_weight == 0 and num_classes))):
+        cosface_alone = triplet_weight == 0 and num_classes
+        if not (math.isfinite(triplet_weight) and (triplet_weight > 0 or cosface_alone)):
             raise InvalidConfigError(
                 "triplet_weight must be a finite number > 0, or 0 with a classification head "
                 f"(num_classes >= 2). Received: triplet_weight={triplet_weight!r}, "
