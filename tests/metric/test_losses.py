@@ -162,7 +162,7 @@ def test_zero_distance_gradient_is_finite(mining):
 
 
 def cosface_oracle(labels, embeddings, centres, scale, margin):
-    """The CosFace loss in float64, one row at a time."""
+    """Compute the CosFace loss in float64, one row at a time."""
     centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
     losses = []
     for label, embedding in zip(labels, embeddings.astype(np.float64)):

@@ -14,20 +14,37 @@ TRACKERS = ("active_triplets", "ap_distance", "an_distance", "embedding_spread")
 CLASSIFICATION_TRACKERS = ("triplet_loss", "classification_loss", "class_accuracy")
 
 
-def _check_head_arguments(weight, scale, margin):
-    """Raise `InvalidConfigError` naming each CosFace argument out of its range."""
-    invalid = []
-    if not (math.isfinite(weight) and weight > 0):
-        invalid.append(f"classification_weight={weight!r} (expected > 0)")
-    if not (math.isfinite(scale) and scale > 0):
-        invalid.append(f"classification_scale={scale!r} (expected > 0)")
-    if not (math.isfinite(margin) and margin >= 0):
-        invalid.append(f"classification_margin={margin!r} (expected >= 0)")
-    if invalid:
+def check_loss_weights(triplet_weight, classification_weight, classification_scale, classification_margin):
+    """Raise `InvalidConfigError` unless these settings give a loss that trains the embedder.
+
+    Both weights must be finite and >= 0, and not both 0. A
+    `classification_weight` of 0 turns the CosFace head off, so its scale
+    and margin are then not checked. The messages use these argument
+    names, which the triplet recipes also use as setting names.
+    """
+    for name, value in (("triplet_weight", triplet_weight), ("classification_weight", classification_weight)):
+        if not (math.isfinite(value) and value >= 0):
+            raise InvalidConfigError(
+                f"{name} must be a finite number >= 0. Received: {name}={value!r}. "
+                "Pass a value >= 0, or 0 to turn this loss off."
+            )
+    if triplet_weight == 0 and classification_weight == 0:
         raise InvalidConfigError(
-            "The CosFace head needs finite classification_weight > 0, classification_scale > 0 "
-            f"and classification_margin >= 0. Received: {', '.join(invalid)}. Pass values in "
-            "these ranges, or num_classes=0 for the triplet loss alone."
+            "triplet_weight and classification_weight are both 0, so no loss would train the "
+            "embedder. Received: triplet_weight=0, classification_weight=0. Set either above 0."
+        )
+
+    if classification_weight == 0:
+        return
+    if not (math.isfinite(classification_scale) and classification_scale > 0):
+        raise InvalidConfigError(
+            "classification_scale must be a finite number > 0. Received: "
+            f"classification_scale={classification_scale!r}. Use 30, the usual CosFace scale."
+        )
+    if not (math.isfinite(classification_margin) and classification_margin >= 0):
+        raise InvalidConfigError(
+            "classification_margin must be a finite number >= 0. Received: "
+            f"classification_margin={classification_margin!r}. Use 0.2, the triplet recipes' default."
         )
 
 
@@ -97,15 +114,19 @@ class TripletModel(PhaseModel):
                 "num_classes must be 0 (no classification head) or an integer >= 2. "
                 f"Received: num_classes={num_classes!r}. Pass the number of training classes, or 0."
             )
-        cosface_alone = triplet_weight == 0 and num_classes
-        if not (math.isfinite(triplet_weight) and (triplet_weight > 0 or cosface_alone)):
+        if not num_classes and triplet_weight == 0:
             raise InvalidConfigError(
-                "triplet_weight must be a finite number > 0, or 0 with a classification head "
-                f"(num_classes >= 2). Received: triplet_weight={triplet_weight!r}, "
-                f"num_classes={num_classes!r}. Raise triplet_weight, or set num_classes."
+                "triplet_weight is 0 and there is no classification head, so no loss would train "
+                "the embedder. Received: triplet_weight=0, num_classes=0. Raise triplet_weight, "
+                "or set num_classes to the number of training classes."
             )
-        if num_classes:
-            _check_head_arguments(classification_weight, classification_scale, classification_margin)
+        if num_classes and classification_weight == 0:
+            raise InvalidConfigError(
+                f"num_classes={num_classes!r} adds a CosFace head, but its weight is 0. Received: "
+                "classification_weight=0. Pass a weight > 0, or num_classes=0 for no head."
+            )
+        head_weight = classification_weight if num_classes else 0.0
+        check_loss_weights(triplet_weight, head_weight, classification_scale, classification_margin)
 
         self.embedder = embedder
         self.margin = float(margin)
