@@ -65,7 +65,8 @@ TASK_TEXT = {
         "person at a distance threshold), identification against a small gallery, clustering and "
         "retrieval on the ORL faces or similar grey frontal photos. Out of scope: identifying or "
         "tracking real people, access control, surveillance, and any decision about a person.",
-        "factors": "Trained on 40 people only, grey, frontal, evenly lit, with a dark background. "
+        "factors": "The ORL faces hold 40 people only (30 train the face recipe), grey, frontal, evenly "
+        "lit, with a dark background. "
         "Accuracy is expected to fall on colour photos, other poses, lighting, ages and ethnic "
         "groups, none of which the data covers; no subgroup analysis is possible with 40 people.",
         "metrics": "Verification ROC AUC and equal error rate over all pairs; true accept rate at "
@@ -412,6 +413,20 @@ def write_card(run_dir, name, out_path=None, task=None, license=DEFAULT_LICENSE)
     return out_path
 
 
+def _local_patterns_line(settings):
+    """Describe the LBP descriptor of an embedder that joins one (see `zoo.metric.add_local_patterns`)."""
+    if not settings.get("local_patterns_weight"):
+        return []
+    dimensions = settings["embedding_dim"] + settings["local_patterns_components"]
+    return [
+        f"- The embedding joins the learned {settings['embedding_dim']}-d embedding with a "
+        f"{settings['local_patterns_components']}-d whitened descriptor of local binary patterns "
+        f"(histograms over a {settings['local_patterns_grid'][0]} x {settings['local_patterns_grid'][1]} "
+        f"grid of cells, weight {settings['local_patterns_weight']}), fitted on the training photos: "
+        f"{dimensions} dimensions in all."
+    ]
+
+
 def _render(name, task, config, metrics, flat, pictures, license, comparison=""):
     text = TASK_TEXT[task]
     front = _front_matter(name, task, config, flat, license)
@@ -422,6 +437,7 @@ def _render(name, task, config, metrics, flat, pictures, license, comparison="")
     details = [
         f"- Name: `{name}`; task: {task}.",
         f"- {text['summary']}",
+        *_local_patterns_line(settings),
         f"- Trained with the recipe `{recipe}` (`zoo train {recipe}`) on the Keras "
         f"{config.get('keras_version', 'unknown')} {config.get('backend', 'unknown')} backend.",
         f"- Served from ONNX with onnxruntime: `zoo pull {name}`, or `serving.load(\"{name}\")` in Python.",

@@ -41,3 +41,24 @@ def test_registered_model_exports_everywhere(name, tmp_path):
         for suffix in (".onnx", ".savedmodel", ".tflite"):
             assert (tmp_path / "export" / f"{part}{suffix}").exists(), f"{part}{suffix}"
     assert sorted(report["formats"]["onnx"]["parts"]) == parts
+
+
+def test_joined_local_patterns_export_everywhere(tmp_path):
+    import numpy as np
+
+    from zoo.metric import TripletModel, add_local_patterns, build_embedder
+
+    images = np.random.default_rng(0).uniform(size=(16, 28, 24, 1)).astype("float32")
+    embedder = build_embedder((28, 24, 1), embedding_dim=8, widths=(4,), mirror_average=True)
+    model = TripletModel(add_local_patterns(embedder, images, grid=(2, 2), components=8))
+    model.compile()
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": "triplet-faces", "backend": keras.backend.backend()}))
+
+    report = export_run(tmp_path, FORMATS, out_dir=tmp_path / "export")
+
+    for suffix in (".onnx", ".savedmodel", ".tflite"):
+        assert (tmp_path / "export" / f"embedder{suffix}").exists(), f"embedder{suffix}"
+    for format in FORMATS:
+        parity = report["formats"][format]["parts"]["embedder"]["artifacts"][0]["parity"]
+        assert parity["max_abs_diff"]["embeddings"] <= parity["tolerance"], format

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recipes.triplet import FACES_DEFAULTS, check_loss_settings, validation_folds
+from recipes.triplet import FACES_DEFAULTS, check_local_patterns, check_loss_settings, validation_folds
 from recipes.triplet_evaluation import _cross_validation
 from zoo.errors import InvalidConfigError
 
@@ -46,6 +46,25 @@ def test_loss_settings_rejected(settings, name):
 def test_loss_settings_ignore_head_when_off():
     # With classification_weight 0 the CosFace settings are unused.
     check_loss_settings(dict(FACES_DEFAULTS, classification_weight=0.0, classification_margin=-1.0))
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"local_patterns_weight": -1.0}, "local_patterns_weight=-1.0"),
+        ({"local_patterns_weight": float("nan")}, "local_patterns_weight=nan"),
+        ({"local_patterns_grid": [7, 0]}, "grid=\\(7, 0\\)"),
+        ({"local_patterns_components": 0}, "Received: 0"),
+    ],
+)
+def test_local_pattern_settings_rejected(settings, message):
+    with pytest.raises(InvalidConfigError, match=message):
+        check_local_patterns(dict(FACES_DEFAULTS, **settings))
+
+
+def test_local_pattern_settings_off():
+    # With weight 0 the descriptor is left out, so its other settings are unused.
+    check_local_patterns(dict(FACES_DEFAULTS, local_patterns_weight=0.0, local_patterns_components=0))
 
 
 def test_cross_validation_skips_single_split_file():

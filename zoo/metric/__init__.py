@@ -1,6 +1,7 @@
-"""Metric learning: the embedder, the triplet loss and the training model."""
+"""Metric learning: the embedder, the LBP descriptor, the triplet loss and the training model."""
 
 from zoo.metric.embedder import L2Normalization, build_embedder
+from zoo.metric.local_patterns import LocalBinaryPatterns, Whitening, add_local_patterns
 from zoo.metric.losses import (
     MINING_STRATEGIES,
     cosface_loss,
@@ -11,8 +12,11 @@ from zoo.metric.model import TripletModel
 
 __all__ = [
     "L2Normalization",
+    "LocalBinaryPatterns",
     "MINING_STRATEGIES",
     "TripletModel",
+    "Whitening",
+    "add_local_patterns",
     "build_embedder",
     "cosface_loss",
     "pairwise_squared_distances",
