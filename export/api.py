@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -236,9 +237,9 @@ def _run_metrics(run_dir):
 def _metadata(name, part, run_config, run_metrics):
     """Collect the ONNX `metadata_props` of a part. The part's own keys override the defaults.
 
-    An embedder also carries the verification thresholds calibrated by the
-    evaluation (`threshold_far_1e-2`, `threshold_far_1e-3` in `metrics.json`),
-    so a serving program can decide same or different without the run folder.
+    An embedder also carries the distance thresholds calibrated by the
+    evaluation (see `_threshold_metadata`), so a serving program can verify
+    and identify without the run folder.
     """
     import zoo
 
@@ -253,12 +254,42 @@ def _metadata(name, part, run_config, run_metrics):
     if training_data is not None:
         metadata["training_data"] = training_data
     if part.task == "embedder":
-        for key, value in run_metrics.items():
-            if key.startswith("threshold_far_") and isinstance(value, (int, float)):
-                metadata[key] = repr(float(value))
+        metadata.update(_threshold_metadata(run_metrics))
     metadata.update(part.metadata)
     metadata["zoo_task"] = part.task
     return metadata
+
+
+def _threshold_metadata(run_metrics):
+    """Return an embedder's calibrated distance thresholds from `metrics.json` as metadata strings.
+
+    `threshold_far_*` (top level of `metrics.json`) are 1:1 verification
+    thresholds at a false accept rate. `threshold_fpir_*` (under `open_set`)
+    are open-set identification thresholds at a false positive
+    identification rate, fitted on galleries of `gallery_identities` people
+    on average, which is stored as `open_set_gallery_identities`. A threshold
+    that the evaluation could not fit is null in `metrics.json` and is left out.
+    """
+    metadata = {}
+    for key, value in run_metrics.items():
+        if key.startswith("threshold_far_") and _is_finite_number(value):
+            metadata[key] = repr(float(value))
+
+    open_set = run_metrics.get("open_set")
+    if not isinstance(open_set, dict):
+        return metadata
+    for key, value in open_set.items():
+        if key.startswith("threshold_fpir_") and _is_finite_number(value):
+            metadata[key] = repr(float(value))
+    has_open_set_threshold = any(key.startswith("threshold_fpir_") for key in metadata)
+    identities = open_set.get("gallery_identities")
+    if has_open_set_threshold and _is_finite_number(identities):
+        metadata["open_set_gallery_identities"] = repr(float(identities))
+    return metadata
+
+
+def _is_finite_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _training_data(run_config):

@@ -413,18 +413,27 @@ def write_card(run_dir, name, out_path=None, task=None, license=DEFAULT_LICENSE)
     return out_path
 
 
-def _local_patterns_line(settings):
-    """Describe the LBP descriptor of an embedder that joins one (see `zoo.metric.add_local_patterns`)."""
-    if not settings.get("local_patterns_weight"):
-        return []
-    dimensions = settings["embedding_dim"] + settings["local_patterns_components"]
-    return [
-        f"- The embedding joins the learned {settings['embedding_dim']}-d embedding with a "
-        f"{settings['local_patterns_components']}-d whitened descriptor of local binary patterns "
-        f"(histograms over a {settings['local_patterns_grid'][0]} x {settings['local_patterns_grid'][1]} "
-        f"grid of cells, weight {settings['local_patterns_weight']}), fitted on the training photos: "
-        f"{dimensions} dimensions in all."
-    ]
+def _embedding_lines(settings):
+    """Describe how a recipe changed its embedder after training, if it did.
+
+    See `zoo.metric.embedder.feature_embedder` and
+    `zoo.metric.add_local_patterns`.
+    """
+    lines = []
+    if settings.get("embedding_layer"):
+        lines.append(
+            f"- The embedding is the flattened, unit-norm output of the inner layer "
+            f"`{settings['embedding_layer']}`, not of the trained projection, because it embeds "
+            "people or classes never seen in training better."
+        )
+    if settings.get("local_patterns_weight"):
+        grid = settings["local_patterns_grid"]
+        lines.append(
+            f"- A {settings['local_patterns_components']}-d whitened descriptor of local binary patterns "
+            f"(histograms over a {grid[0]} x {grid[1]} grid of cells, weight "
+            f"{settings['local_patterns_weight']}), fitted on the training photos, joins the embedding."
+        )
+    return lines
 
 
 def _render(name, task, config, metrics, flat, pictures, license, comparison=""):
@@ -437,7 +446,7 @@ def _render(name, task, config, metrics, flat, pictures, license, comparison="")
     details = [
         f"- Name: `{name}`; task: {task}.",
         f"- {text['summary']}",
-        *_local_patterns_line(settings),
+        *_embedding_lines(settings),
         f"- Trained with the recipe `{recipe}` (`zoo train {recipe}`) on the Keras "
         f"{config.get('keras_version', 'unknown')} {config.get('backend', 'unknown')} backend.",
         f"- Served from ONNX with onnxruntime: `zoo pull {name}`, or `serving.load(\"{name}\")` in Python.",

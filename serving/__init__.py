@@ -5,7 +5,7 @@ Pillow is imported when a PNG or JPEG is read or written. It never imports
 Keras, a Keras backend or the training code, so a serving install stays small.
 """
 
-from serving.embedder import Embedder, VerifyResult, euclidean_distances
+from serving.embedder import Embedder, IdentifyThreshold, VerifyResult, euclidean_distances
 from serving.errors import (
     CorruptFileError,
     GalleryError,
@@ -52,6 +52,7 @@ __all__ = [
     "GalleryError",
     "GalleryMismatchError",
     "Identification",
+    "IdentifyThreshold",
     "InvalidInputError",
     "InvalidModelError",
     "ManifestError",

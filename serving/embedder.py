@@ -1,6 +1,7 @@
-"""`Embedder`: face (or other) embeddings and 1:1 verification from an ONNX embedder."""
+"""`Embedder`: embeddings, 1:1 verification and identification thresholds from an ONNX embedder."""
 
 import dataclasses
+import logging
 import math
 
 import numpy as np
@@ -8,6 +9,8 @@ import numpy as np
 from serving.errors import InvalidInputError, InvalidModelError
 from serving.images import prepare_images
 from serving.runtime import OnnxModel, run_in_batches
+
+logger = logging.getLogger(__name__)
 
 # How far from 1 an embedding's L2 norm may be before the model is rejected.
 # float32 normalisation is exact to about 1e-6; 1e-3 leaves room for fp16 graphs.
@@ -28,6 +31,23 @@ class VerifyResult:
     distance: float
     threshold: float
     same: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentifyThreshold:
+    """A distance threshold for open-set identification and the error rate it was calibrated at.
+
+    Attributes:
+        value: the largest distance accepted as a match.
+        fpir: the false positive identification rate of an open-set
+            threshold, or None.
+        far: the false accept rate of a 1:1 verification threshold used in
+            place of an open-set one, or None.
+    """
+
+    value: float
+    fpir: object = None
+    far: object = None
 
 
 def euclidean_distances(probes, references):
@@ -107,6 +127,7 @@ class Embedder:
                 f"output is declared {declared}. Export the model again."
             )
         self.batch_size = batch_size
+        self._warned_verification_fallback = False
 
     @property
     def path(self):
@@ -159,20 +180,11 @@ class Embedder:
         return embeddings.astype(np.float32, copy=False)
 
     def thresholds(self):
-        """Return the distance thresholds in the metadata as a dict FAR -> threshold."""
-        table = {}
-        for key, value in self.model.metadata.items():
-            if key.startswith("threshold_far_"):
-                try:
-                    table[float(key[len("threshold_far_") :])] = float(value)
-                except ValueError as error:
-                    raise InvalidModelError(
-                        f"{self.path} metadata {key}={value!r} is not a number."
-                    ) from error
-        return table
+        """Return the 1:1 verification thresholds in the metadata as a dict FAR -> threshold."""
+        return self._rate_table("threshold_far_")
 
     def threshold(self, far=1e-2):
-        """Return the distance threshold for a false accept rate.
+        """Return the 1:1 verification distance threshold for a false accept rate.
 
         The exporter stores thresholds as metadata `threshold_far_1e-2` and
         `threshold_far_1e-3`, measured on held-out pairs with the same
@@ -185,13 +197,111 @@ class Embedder:
             InvalidModelError: the model has no threshold for this FAR.
         """
         table = self.thresholds()
-        for rate, value in table.items():
-            if math.isclose(rate, far, rel_tol=1e-9):
-                return value
-        raise InvalidModelError(
-            f"{self.path} has no threshold for FAR {far:g}; it has thresholds for "
-            f"{sorted(table) or 'no FAR'}. Pass one of those, or a threshold directly."
-        )
+        value = _lookup_rate(table, far)
+        if value is None:
+            raise InvalidModelError(
+                f"{self.path} has no threshold for FAR {far:g}; it has thresholds for "
+                f"{sorted(table) or 'no FAR'}. Pass one of those, or a threshold directly."
+            )
+        return value
+
+    def open_set_thresholds(self):
+        """Return the open-set identification thresholds in the metadata as a dict FPIR -> threshold."""
+        return self._rate_table("threshold_fpir_")
+
+    def open_set_threshold(self, fpir=1e-2):
+        """Return the open-set identification distance threshold for a false positive identification rate.
+
+        A probe searched against a gallery is a false positive when its
+        person is not enrolled but its nearest enrolled person is within the
+        threshold. The exporter stores thresholds as metadata
+        `threshold_fpir_1e-2` and `threshold_fpir_1e-3`, fitted on such
+        searches of held-out people against galleries of
+        `open_set_gallery_identities` people. They are usually stricter
+        (smaller) than the 1:1 thresholds of `threshold`, because a search
+        compares the probe with every enrolled person.
+
+        Note:
+            At the same threshold a larger gallery gives a higher FPIR, so
+            the stored rate holds for galleries of about the calibration size.
+
+        Args:
+            fpir: the false positive identification rate, for example 1e-2.
+
+        Raises:
+            InvalidModelError: the model has no threshold for this FPIR.
+                Models exported before open-set evaluation have none.
+        """
+        table = self.open_set_thresholds()
+        value = _lookup_rate(table, fpir)
+        if value is None:
+            raise InvalidModelError(
+                f"{self.path} has no open-set threshold for FPIR {fpir:g}. It has thresholds for "
+                f"{sorted(table) or 'no FPIR'}. Pass one of those, or a threshold directly. Models "
+                "exported without open-set evaluation have none: export the evaluated run again."
+            )
+        return value
+
+    @property
+    def open_set_gallery_identities(self):
+        """The mean gallery size, in people, that the open-set thresholds were fitted on, or None."""
+        value = self.model.metadata.get("open_set_gallery_identities")
+        if value is None:
+            return None
+        try:
+            return float(value)
+        except ValueError as error:
+            raise InvalidModelError(
+                f"{self.path} metadata open_set_gallery_identities={value!r} is not a number."
+            ) from error
+
+    def identify_threshold(self):
+        """Return the default threshold of `Gallery.identify`.
+
+        That is the open-set threshold for FPIR 1e-2. A model exported
+        without one falls back to the 1:1 verification threshold for FAR
+        1e-2, with one logged warning per `Embedder`.
+
+        Returns:
+            An `IdentifyThreshold`.
+
+        Raises:
+            InvalidModelError: the model has neither threshold.
+        """
+        open_set = _lookup_rate(self.open_set_thresholds(), 1e-2)
+        if open_set is not None:
+            return IdentifyThreshold(value=open_set, fpir=1e-2)
+
+        verification = _lookup_rate(self.thresholds(), 1e-2)
+        if verification is None:
+            raise InvalidModelError(
+                f"{self.path} has neither an open-set threshold for FPIR 1e-2 nor a 1:1 threshold "
+                "for FAR 1e-2 in its metadata. Pass a threshold directly."
+            )
+        if not self._warned_verification_fallback:
+            self._warned_verification_fallback = True
+            logger.warning(
+                "%s has no open-set threshold for FPIR 1e-2, so identification uses its 1:1 "
+                "verification threshold for FAR 1e-2 (%.4f). A 1:1 threshold accepts more people "
+                "who are not enrolled when a probe is searched against many. Export the model again "
+                "from a run with open-set evaluation, or pass a threshold.",
+                self.path,
+                verification,
+            )
+        return IdentifyThreshold(value=verification, far=1e-2)
+
+    def _rate_table(self, prefix):
+        """Return the metadata keys `<prefix><rate>` as a dict rate -> threshold."""
+        table = {}
+        for key, value in self.model.metadata.items():
+            if key.startswith(prefix):
+                try:
+                    table[float(key[len(prefix) :])] = float(value)
+                except ValueError as error:
+                    raise InvalidModelError(
+                        f"{self.path} metadata {key}={value!r} is not a number."
+                    ) from error
+        return table
 
     def verify(self, image_a, image_b, far=1e-2, threshold=None):
         """Decide whether two images show the same identity.
@@ -215,6 +325,14 @@ class Embedder:
         embeddings = self.embed([image_a, image_b])
         distance = float(euclidean_distances(embeddings[:1], embeddings[1:])[0, 0])
         return VerifyResult(distance=distance, threshold=float(threshold), same=distance <= threshold)
+
+
+def _lookup_rate(table, rate):
+    """Return the threshold of `table` (rate -> threshold) for `rate`, or None."""
+    for stored_rate, value in table.items():
+        if math.isclose(stored_rate, rate, rel_tol=1e-9):
+            return value
+    return None
 
 
 def _add_grey_channel_axis(images):

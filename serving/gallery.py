@@ -314,18 +314,28 @@ class Gallery:
 
         Args:
             embeddings_or_images: probe embeddings (N, dim) or images.
-            threshold: the largest distance accepted as a match. Default: the
-                embedder's threshold for FAR 1e-2 (needs an `Embedder`).
+            threshold: the largest distance accepted as a match. Default:
+                the embedder's open-set threshold for FPIR 1e-2 (see
+                `Embedder.identify_threshold`, needs an `Embedder`). Models
+                exported without one fall back to their 1:1 verification
+                threshold for FAR 1e-2, with a logged warning.
 
         Returns:
             One `Identification(name, distance, nearest)` per probe.
+
+        Raises:
+            InvalidInputError: no `threshold` and no `Embedder`, or bad probes.
+            InvalidModelError: no `threshold` and the model stores neither
+                default threshold.
         """
         if threshold is None:
             if self.embedder is None:
                 raise InvalidInputError(
-                    "identify needs a threshold when the gallery has no Embedder."
+                    "identify needs a threshold when the gallery has no Embedder. Pass "
+                    "threshold=, for example Embedder.identify_threshold().value of the gallery's model."
                 )
-            threshold = self.embedder.threshold(1e-2)
+            threshold = self.embedder.identify_threshold().value
+
         results = []
         for matches in self.search(embeddings_or_images, k=1):
             if not matches:

@@ -252,6 +252,10 @@ def _array_to_float(array, name):
             f"{name} must have 1, 3 or 4 channels in the last axis (NHWC); "
             f"received shape {array.shape}."
         )
+    if 0 in array.shape[-3:-1]:
+        raise InvalidInputError(
+            f"{name} must be at least 1 x 1 pixels; received shape {array.shape}. Pass a non-empty image."
+        )
     if array.dtype == np.uint8:
         return array.astype(np.float32) / np.float32(255)
     if not np.issubdtype(array.dtype, np.floating):

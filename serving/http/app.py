@@ -23,7 +23,7 @@ import logging
 
 import numpy as np
 
-from serving.errors import ServingError
+from serving.errors import InvalidModelError, ServingError
 from serving.gallery import check_person_name
 from serving.generative import interpolate_latents, make_grid
 from serving.http.bodies import MAX_IMAGES, MAX_SEED, describe_body, parse_fields, reject_unknown_fields
@@ -304,8 +304,20 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
             "requestBody": describe_body(
                 {
                     "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 5, "description": "Nearest people to list per image."},
-                    "far": {"type": "number", "default": 0.01, "description": "False accept rate whose stored threshold is used."},
-                    "threshold": {"type": "number", "minimum": 0, "description": "Distance threshold; overrides far."},
+                    "fpir": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 1,
+                        "description": "False positive identification rate whose stored open-set threshold is used. "
+                        "Default: 0.01, or far 0.01 for models exported without open-set thresholds.",
+                    },
+                    "far": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 1,
+                        "description": "False accept rate whose stored 1:1 verification threshold is used instead of fpir.",
+                    },
+                    "threshold": {"type": "number", "minimum": 0, "description": "Distance threshold; overrides fpir and far."},
                 },
                 required=["images"],
                 images=[("images", False)],
@@ -318,11 +330,11 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         gallery = find_gallery(model)
         fields = await read_fields(request)
         k = fields.integer("k", 5, 1, 1000)
-        threshold, far = _threshold(model, fields)
+        threshold, fpir, far = _identify_threshold(model, fields)
         batch = await read_images(fields, "images", model.wrapper.input_shape)
         embeddings = await run_batched(model, batch, "images")
         results = await gallery.call(_identify, embeddings, k, threshold)
-        return {"threshold": threshold, "far": far, "results": results}
+        return {"threshold": threshold, "fpir": fpir, "far": far, "results": results}
 
     @app.post(
         "/models/{name}/gallery",
@@ -619,15 +631,54 @@ def _threshold(model, fields):
     far = fields.number("far", 1e-2, minimum=0.0, maximum=1.0)
     if threshold is not None:
         return threshold, None
-    table = model.wrapper.thresholds()
-    for rate, value in table.items():
-        if np.isclose(rate, far, rtol=1e-9, atol=0.0):
-            return value, far
+    return _stored_threshold(model, model.wrapper.thresholds(), "far", far), far
+
+
+def _identify_threshold(model, fields):
+    """Return (threshold, fpir, far) for identify: the request's threshold, fpir or far, else the model's default.
+
+    The default is the open-set threshold for FPIR 1e-2, or the 1:1 threshold
+    for FAR 1e-2 for models exported without open-set thresholds.
+    """
+    threshold = fields.number("threshold", None, minimum=0.0)
+    fpir = fields.number("fpir", None, minimum=0.0, maximum=1.0)
+    far = fields.number("far", None, minimum=0.0, maximum=1.0)
+    if threshold is not None:
+        return threshold, None, None
+    if fpir is not None and far is not None:
+        raise HTTPError(
+            422,
+            f"Send at most one of fpir and far. Received: fpir={fpir:g}, far={far:g}.",
+            field="far",
+            expected="no far field when fpir is sent",
+        )
+    if far is not None:
+        return _stored_threshold(model, model.wrapper.thresholds(), "far", far), None, far
+    if fpir is not None:
+        return _stored_threshold(model, model.wrapper.open_set_thresholds(), "fpir", fpir), fpir, None
+
+    try:
+        default = model.wrapper.identify_threshold()
+    except InvalidModelError as error:
+        raise HTTPError(
+            422,
+            f"Model {model.name!r} stores no default identification threshold: {error}",
+            field="threshold",
+            expected="a 'threshold' field",
+        ) from error
+    return default.value, default.fpir, default.far
+
+
+def _stored_threshold(model, table, field, rate):
+    """Return the threshold of `table` (rate -> threshold) for the request's `field`, or raise a 422."""
+    for stored_rate, value in table.items():
+        if np.isclose(stored_rate, rate, rtol=1e-9, atol=0.0):
+            return value
     expected = f"one of {sorted(table)}" if table else "a 'threshold' field, because the model stores none"
     raise HTTPError(
         422,
-        f"Model {model.name!r} has no threshold for far={far:g}. Send far as {expected}, or send a threshold.",
-        field="far",
+        f"Model {model.name!r} has no threshold for {field}={rate:g}. Send {field} as {expected}, or send a threshold.",
+        field=field,
         expected=expected,
     )
 

@@ -43,14 +43,16 @@ def test_registered_model_exports_everywhere(name, tmp_path):
     assert sorted(report["formats"]["onnx"]["parts"]) == parts
 
 
-def test_joined_local_patterns_export_everywhere(tmp_path):
+def test_inner_layer_and_patterns_export(tmp_path):
     import numpy as np
 
     from zoo.metric import TripletModel, add_local_patterns, build_embedder
+    from zoo.metric.embedder import feature_embedder
 
     images = np.random.default_rng(0).uniform(size=(16, 28, 24, 1)).astype("float32")
-    embedder = build_embedder((28, 24, 1), embedding_dim=8, widths=(4,), mirror_average=True)
-    model = TripletModel(add_local_patterns(embedder, images, grid=(2, 2), components=8))
+    embedder = build_embedder((28, 24, 1), embedding_dim=8, widths=(4, 4), mirror_average=True)
+    features = feature_embedder(embedder, "block1_pool")
+    model = TripletModel(add_local_patterns(features, images, grid=(2, 2), components=8))
     model.compile()
     model.save(tmp_path / "model.keras")
     (tmp_path / "config.json").write_text(json.dumps({"recipe": "triplet-faces", "backend": keras.backend.backend()}))

@@ -22,11 +22,20 @@ from zoo.errors import CorruptFileError, InvalidConfigError
 
 IMPORTS = ["fixture_models"]
 HEIGHT, WIDTH, CHANNELS = fixture_models.IMAGE_SHAPE
+# The layout of a face run's metrics.json: 1:1 thresholds at the top level,
+# open-set ones under "open_set", null where too few searches fit one.
+METRICS = {
+    "threshold_far_1e-2": 0.98,
+    "threshold_far_1e-3": 0.9,
+    "open_set": {"gallery_identities": 38.0, "threshold_fpir_1e-2": 0.778, "threshold_fpir_1e-3": None},
+}
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return fixture_models.make_run_folder(tmp_path_factory.mktemp("run") / "run")
+    folder = fixture_models.make_run_folder(tmp_path_factory.mktemp("run") / "run")
+    (folder / "metrics.json").write_text(json.dumps(METRICS))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +115,40 @@ def test_onnx_names_batch_dim_and_metadata(report):
     assert metadata["input_channels"] == str(CHANNELS)
     assert "zoo_version" in metadata
     onnx.checker.check_model(model_proto, full_check=True)
+
+
+def test_onnx_metadata_carries_thresholds(report):
+    from serving import Embedder
+
+    path = artifact(report, "onnx")["path"]
+    metadata = {entry.key: entry.value for entry in onnx.load(path).metadata_props}
+
+    assert metadata["threshold_far_1e-2"] == repr(0.98)
+    assert metadata["threshold_far_1e-3"] == repr(0.9)
+    assert metadata["threshold_fpir_1e-2"] == repr(0.778)
+    assert "threshold_fpir_1e-3" not in metadata
+    assert metadata["open_set_gallery_identities"] == repr(38.0)
+
+    embedder = Embedder(path, providers=["CPUExecutionProvider"])
+    assert embedder.identify_threshold().value == 0.778
+    assert embedder.identify_threshold().fpir == 1e-2
+
+
+@pytest.mark.parametrize(
+    "metrics, expected",
+    [
+        ({}, {}),
+        ({"threshold_far_1e-2": 0.5, "open_set": {"gallery_identities": 10.0, "threshold_fpir_1e-2": None}}, {"threshold_far_1e-2": "0.5"}),
+        ({"open_set": {"threshold_fpir_1e-2": 0.25}}, {"threshold_fpir_1e-2": "0.25"}),
+        ({"threshold_far_1e-2": True, "open_set": {"threshold_fpir_1e-2": float("nan")}}, {}),
+        (
+            {"open_set": {"gallery_identities": 12.5, "threshold_fpir_1e-2": 1, "threshold_fpir_1e-3": 0.5}},
+            {"threshold_fpir_1e-2": "1.0", "threshold_fpir_1e-3": "0.5", "open_set_gallery_identities": "12.5"},
+        ),
+    ],
+)
+def test_threshold_metadata_from_metrics(metrics, expected):
+    assert export_api._threshold_metadata(metrics) == expected
 
 
 def test_onnx_int8_delta_recorded(report):

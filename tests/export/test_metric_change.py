@@ -22,7 +22,10 @@ from recipes.artifact_metrics import artifact_scorer, generator_samples
 
 pytestmark = pytest.mark.backend_agnostic
 
-TINY_FACES = {"epochs": 1, "steps_per_epoch": 2, "embedding_dim": 8, "widths": [4, 8], "p": 4, "k": 2}
+TINY_FACES = {
+    "epochs": 1, "steps_per_epoch": 2, "embedding_dim": 8, "widths": [4, 8], "p": 4, "k": 2,
+    "embedding_layer": "block1_pool", "local_patterns_weight": 1.0,
+}
 
 # People s31-s40 give 450 same-person and 4500 different-person pairs. One
 # pair whose order flips between Keras and the float32 file moves the AUC

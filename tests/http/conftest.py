@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.serving import tiny_models
-from tests.serving.conftest import model_dir  # noqa: F401 (a fixture used by the tests here)
+from tests.serving.conftest import model_dir, open_set_embedder_path  # noqa: F401 (fixtures used by the tests here)
 
 CPU = ["CPUExecutionProvider"]
 SERVED = ("embedder", "decoder", "generator", "encoder", "translator")

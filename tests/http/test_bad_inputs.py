@@ -37,6 +37,10 @@ CASES = [
     ("post", "/models/embedder/verify", {"json": {"image_a": PNG, "image_b": PNG, "far": 0.5}}, 422, "far"),
     ("post", "/models/embedder/verify", {"json": {"image_a": PNG, "image_b": PNG, "threshold": -1}}, 422, "threshold"),
     ("post", "/models/embedder/identify", {"json": {"images": [PNG], "k": 0}}, 422, "k"),
+    ("post", "/models/embedder/identify", {"json": {"images": [PNG], "far": 0.5}}, 422, "far"),
+    # The tiny embedder stores no open-set threshold.
+    ("post", "/models/embedder/identify", {"json": {"images": [PNG], "fpir": 0.01}}, 422, "fpir"),
+    ("post", "/models/embedder/identify", {"json": {"images": [PNG], "fpir": 0.01, "far": 0.01}}, 422, "far"),
     ("post", "/models/embedder/gallery", {"json": {"images": [PNG]}}, 422, "name"),
     ("post", "/models/embedder/gallery", {"json": {"name": " padded ", "images": [PNG]}}, 422, "name"),
     ("post", "/models/embedder/gallery", {"json": {"name": "x", "images": [PNG], "replace": "maybe"}}, 422, "replace"),

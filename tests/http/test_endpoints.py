@@ -150,6 +150,45 @@ def test_identify_empty_gallery(client):
     assert response.json()["results"] == [{"name": None, "nearest": None, "distance": None, "matches": []}]
 
 
+def test_identify_default_threshold(client, open_set_embedder_path, tmp_path):
+    from serving.http import ModelRegistry
+    from tests.http.conftest import open_client
+
+    image = b64(png_bytes(random_pixels(4)[0]))
+
+    # The tiny embedder has only 1:1 thresholds, so identify falls back to FAR 1e-2.
+    response = client.post("/models/embedder/identify", json={"images": [image]})
+    assert response.status_code == 200, response.text
+    assert response.json()["threshold"] == pytest.approx(tiny_models.THRESHOLD_FAR_1E2)
+    assert response.json()["far"] == 0.01
+    assert response.json()["fpir"] is None
+
+    registry = ModelRegistry.load(
+        [("open_set", open_set_embedder_path)],
+        galleries={"open_set": tmp_path / "open_set.sqlite"},
+        providers=["CPUExecutionProvider"],
+    )
+    try:
+        with open_client(registry) as open_set_client:
+            default = open_set_client.post("/models/open_set/identify", json={"images": [image]})
+            by_far = open_set_client.post("/models/open_set/identify", json={"images": [image], "far": 0.01})
+            by_fpir = open_set_client.post("/models/open_set/identify", json={"images": [image], "fpir": 0.01})
+            missing = open_set_client.post("/models/open_set/identify", json={"images": [image], "fpir": 0.001})
+    finally:
+        registry.close()
+
+    assert default.status_code == 200, default.text
+    assert default.json()["threshold"] == pytest.approx(tiny_models.THRESHOLD_FPIR_1E2)
+    assert default.json()["fpir"] == 0.01
+    assert default.json()["far"] is None
+    assert by_far.json()["threshold"] == pytest.approx(tiny_models.THRESHOLD_FAR_1E2)
+    assert by_far.json()["far"] == 0.01
+    assert by_far.json()["fpir"] is None
+    assert by_fpir.json() == default.json()
+    assert missing.status_code == 422
+    assert missing.json()["field"] == "fpir"
+
+
 def test_sample_png_json_base64(client):
     z = np.random.default_rng(5).standard_normal((3, tiny_models.LATENT_DIM)).astype(np.float32)
     expected = tiny_models.decode_numpy(z)

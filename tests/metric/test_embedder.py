@@ -115,3 +115,40 @@ def test_exportable_parts_metadata():
         "embedding_dim": "8",
         "threshold_far_1e-2": "0.7",
     }
+
+
+@pytest.mark.parametrize("mirror_average", [False, True])
+def test_feature_embedder_flattens_inner_layer(mirror_average, tmp_path):
+    from zoo.metric.embedder import feature_embedder, single_view_network
+
+    embedder = build_embedder((16, 12, 1), embedding_dim=4, widths=(3, 5), mirror_average=mirror_average)
+    images = np.random.default_rng(0).uniform(size=(3, 16, 12, 1)).astype("float32")
+
+    features = feature_embedder(embedder, "block1_pool")
+    output = features.predict(images, verbose=0)
+    features.save(tmp_path / "features.keras")
+    loaded = keras.saving.load_model(tmp_path / "features.keras")
+
+    network, _ = single_view_network(embedder)
+    inner = keras.Model(network.input, network.get_layer("block1_pool").output)
+
+    def unit_rows(views):
+        flat = inner.predict(views, verbose=0).reshape(len(views), -1)
+        return flat / np.linalg.norm(flat, axis=1, keepdims=True)
+
+    expected = unit_rows(images)
+    if mirror_average:
+        expected = expected + unit_rows(images[:, :, ::-1])
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert output.shape == (3, 8 * 6 * 3)
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), output)
+
+
+def test_feature_embedder_rejects_unknown_layer():
+    from zoo.metric.embedder import feature_embedder
+
+    embedder = build_embedder((16, 12, 1), embedding_dim=4, widths=(3, 5), mirror_average=True)
+
+    with pytest.raises(InvalidConfigError, match="no layer 'block3_pool'.*block1_pool"):
+        feature_embedder(embedder, "block3_pool")

@@ -145,11 +145,60 @@ def test_mirror_views_and_round_trip(tmp_path):
         (lambda: Whitening(3)(np.zeros((1, 2), "float32")), "at least that many input features"),
         (lambda: joined_embedder(mirror_average=False, weight=-1.0), "finite number > 0"),
         (lambda: joined_embedder(mirror_average=False, weight=float("nan")), "finite number > 0"),
+        (lambda: joined_embedder(mirror_average=False, weight="1"), "finite number > 0"),
+        (lambda: joined_embedder(mirror_average=False, components="5"), "components >= 1"),
+        (lambda: LocalBinaryPatterns(grid=7), "positive integers"),
+        (lambda: LocalBinaryPatterns(grid=("7", 6)), "positive integers"),
+        (lambda: LocalBinaryPatterns(grid=(True, 2)), "positive integers"),
+        (lambda: Whitening("3"), "components >= 1"),
+        (lambda: Whitening(None), "components >= 1"),
+        (lambda: Whitening(True), "components >= 1"),
     ],
 )
 def test_bad_settings(build, message):
     with pytest.raises(InvalidConfigError, match=message):
         build()
+
+
+def test_layer_follows_each_call_size():
+    # Cell edges kept from the first size would leave cells of a smaller image empty (NaN).
+    rng = np.random.default_rng(7)
+    layer = LocalBinaryPatterns(grid=(3, 2))
+    layer(rng.uniform(size=(1, 20, 16, 1)).astype("float32"))
+
+    for shape in [(13, 11), (30, 25)]:
+        image = (rng.integers(0, 4, size=(1, *shape, 1)) / 3).astype("float32")
+        output = ops.convert_to_numpy(layer(image))
+        np.testing.assert_allclose(output[0], reference_histograms(image[0, ..., 0], (3, 2)), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(14, 12), (14, 12, 1)])
+def test_images_without_batch_axis_rejected(shape):
+    with pytest.raises(InvalidInputError, match="expects images \\(B, H, W, C\\)"):
+        LocalBinaryPatterns(grid=(2, 2))(np.zeros(shape, "float32"))
+
+
+def test_unknown_image_size_rejected():
+    with pytest.raises(InvalidInputError, match="known height and width"):
+        LocalBinaryPatterns(grid=(2, 2))(keras.Input((None, None, 1)))
+
+
+def test_join_without_training_images_rejected():
+    embedder = build_embedder((14, 12, 1), embedding_dim=4, widths=(2,))
+
+    with pytest.raises(InvalidInputError, match="N >= 1"):
+        add_local_patterns(embedder, np.zeros((0, 14, 12, 1), "float32"), grid=(2, 2), components=5)
+
+
+def test_components_lowered_to_sample_rank(caplog):
+    # 3 images and their mirrors give 6 samples, so a covariance of rank 5 at most.
+    embedder = build_embedder((14, 12, 1), embedding_dim=4, widths=(2,))
+    images = np.random.default_rng(8).uniform(size=(3, 14, 12, 1)).astype("float32")
+
+    joined = add_local_patterns(embedder, images, grid=(2, 2), components=50)
+
+    assert joined.output_shape == (None, 4 + 5)
+    assert "from 50 to 5" in caplog.text
 
 
 def test_bad_whitening_data():

@@ -14,6 +14,8 @@ TINY_MODEL = {
     "steps_per_epoch": 2,
     "embedding_dim": 8,
     "widths": [4, 8],
+    # Embeds with the first block, so that the path after training is tested with 2 widths.
+    "embedding_layer": "block1_pool",
 }
 
 

@@ -54,12 +54,23 @@ def test_loss_settings_ignore_head_when_off():
         ({"local_patterns_weight": -1.0}, "local_patterns_weight=-1.0"),
         ({"local_patterns_weight": float("nan")}, "local_patterns_weight=nan"),
         ({"local_patterns_grid": [7, 0]}, "grid=\\(7, 0\\)"),
-        ({"local_patterns_components": 0}, "Received: 0"),
+        ({"local_patterns_components": 0}, "local_patterns_components=0"),
+        ({"local_patterns_grid": 7}, "local_patterns_grid=7"),
+        # A 1 x 1 grid gives 59 histogram values, fewer than the 150 default components.
+        ({"local_patterns_grid": [1, 1]}, "more than the 59 values"),
     ],
 )
 def test_local_pattern_settings_rejected(settings, message):
     with pytest.raises(InvalidConfigError, match=message):
         check_local_patterns(dict(FACES_DEFAULTS, **settings))
+
+
+def test_local_pattern_grid_larger_than_images():
+    config = dict(FACES_DEFAULTS, local_patterns_grid=[200, 3])
+    check_local_patterns(config)
+
+    with pytest.raises(InvalidConfigError, match="local_patterns_grid=\\[200, 3\\].*at least 202 x 5"):
+        check_local_patterns(config, image_shape=(112, 92, 1))
 
 
 def test_local_pattern_settings_off():

@@ -10,6 +10,7 @@ def model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     tiny_models.build_embedder(folder / "embedder.onnx")
     tiny_models.build_embedder(folder / "embedder_raw.onnx", normalise=False)
+    tiny_models.build_embedder(folder / "embedder_open_set.onnx", open_set=True)
     tiny_models.build_decoder(folder / "decoder.onnx")
     tiny_models.build_decoder(folder / "generator.onnx", task="generator")
     tiny_models.build_decoder(folder / "decoder_overshoot.onnx", shift=0.5)
@@ -22,6 +23,12 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def embedder_path(model_dir):
     return model_dir / "embedder.onnx"
+
+
+@pytest.fixture(scope="session")
+def open_set_embedder_path(model_dir):
+    """An embedder whose metadata has an open-set threshold for FPIR 1e-2 as well as the 1:1 ones."""
+    return model_dir / "embedder_open_set.onnx"
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,47 @@ def test_verify_enroll_identify_on_orl(runner, embedder_path, orl_dir, tmp_path)
     assert "'s2' is not enrolled" in result.output
 
 
+def test_identify_threshold_options(runner, embedder_path, open_set_embedder_path, tmp_path):
+    from serving import Embedder, Gallery
+
+    image = tmp_path / "probe.npy"
+    np.save(image, np.random.default_rng(6).integers(0, 256, (8, 8, 1), dtype=np.uint8))
+    galleries = {}
+    for model in (embedder_path, open_set_embedder_path):
+        embedder = Embedder(model, providers=["CPUExecutionProvider"])
+        galleries[model] = str(tmp_path / f"{model.stem}.sqlite")
+        with Gallery.open(galleries[model], embedder) as gallery:
+            gallery.enrol("alice", embedder.embed([str(image)]))
+
+    def identify(model, *options):
+        return runner.invoke(main, ["identify", str(model), "--gallery", galleries[model], *options, str(image)])
+
+    result = identify(open_set_embedder_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("alice  distance 0.0000  threshold 0.5000 (FPIR 0.01)\n")
+
+    result = identify(open_set_embedder_path, "--far", "1e-2")
+    assert result.exit_code == 0, result.output
+    assert "threshold 0.9000 (FAR 0.01)" in result.output
+
+    result = identify(open_set_embedder_path, "--threshold", "0.25")
+    assert result.exit_code == 0, result.output
+    assert "threshold 0.2500\n" in result.output
+
+    result = identify(embedder_path)
+    assert result.exit_code == 0, result.output
+    assert "threshold 0.9000 (FAR 0.01)" in result.output
+
+    result = identify(open_set_embedder_path, "--fpir", "1e-3")
+    assert result.exit_code == 1
+    assert "no open-set threshold for FPIR 0.001" in result.output
+    assert "Traceback" not in result.output
+
+    result = identify(open_set_embedder_path, "--fpir", "1e-2", "--far", "1e-2")
+    assert result.exit_code == 2
+    assert "Pass at most one of --fpir and --far." in result.output
+
+
 def test_cli_one_line_errors(runner, embedder_path, decoder_path, tmp_path):
     result = runner.invoke(main, ["sample", str(tmp_path / "absent.onnx"), "--out", str(tmp_path / "g.png")])
     assert result.exit_code == 2

@@ -68,6 +68,79 @@ def test_thresholds_from_metadata(embedder):
         embedder.threshold(0.1)
 
 
+def test_open_set_thresholds_from_metadata(embedder, open_set_embedder_path):
+    open_set = Embedder(open_set_embedder_path, providers=CPU)
+
+    assert open_set.open_set_thresholds() == {1e-2: pytest.approx(tiny_models.THRESHOLD_FPIR_1E2)}
+    assert open_set.open_set_threshold() == pytest.approx(tiny_models.THRESHOLD_FPIR_1E2)
+    assert open_set.open_set_gallery_identities == tiny_models.OPEN_SET_GALLERY_IDENTITIES
+    assert open_set.threshold() == pytest.approx(tiny_models.THRESHOLD_FAR_1E2)
+    with pytest.raises(InvalidModelError, match="no open-set threshold for FPIR 0.001"):
+        open_set.open_set_threshold(1e-3)
+
+    assert embedder.open_set_thresholds() == {}
+    assert embedder.open_set_gallery_identities is None
+    with pytest.raises(InvalidModelError, match="no open-set threshold for FPIR 0.01"):
+        embedder.open_set_threshold()
+
+
+def _probe_at_distance(distance):
+    """Return the unit vector e1, and a unit probe at `distance` from it."""
+    cosine = 1.0 - distance**2 / 2.0
+    enrolled = np.zeros((1, DIM), dtype=np.float32)
+    enrolled[0, 0] = 1.0
+    probe = np.zeros((1, DIM), dtype=np.float32)
+    probe[0, 0] = cosine
+    probe[0, 1] = np.sqrt(1.0 - cosine**2)
+    return enrolled, probe
+
+
+def test_identify_defaults_to_open_set_threshold(open_set_embedder_path, tmp_path, caplog):
+    # Between the open-set threshold (0.5) and the 1:1 threshold (0.9).
+    enrolled, probe = _probe_at_distance(0.7)
+    embedder = Embedder(open_set_embedder_path, providers=CPU)
+
+    default = embedder.identify_threshold()
+    assert default.value == pytest.approx(tiny_models.THRESHOLD_FPIR_1E2)
+    assert default.fpir == 1e-2
+    assert default.far is None
+
+    with caplog.at_level("WARNING", logger="serving.embedder"):
+        with Gallery.open(tmp_path / "g.sqlite", embedder) as gallery:
+            gallery.enrol("alice", enrolled)
+            result = gallery.identify(probe)[0]
+            explicit = gallery.identify(probe, threshold=1.0)[0]
+
+    assert result.name is None
+    assert result.nearest == "alice"
+    assert result.distance == pytest.approx(0.7, abs=1e-5)
+    assert explicit.name == "alice"
+    assert caplog.records == []
+
+
+def test_identify_falls_back_to_far_threshold(embedder_path, tmp_path, caplog):
+    enrolled, probe = _probe_at_distance(0.7)
+    embedder = Embedder(embedder_path, providers=CPU)
+
+    with caplog.at_level("WARNING", logger="serving.embedder"):
+        default = embedder.identify_threshold()
+        with Gallery.open(tmp_path / "g.sqlite", embedder) as gallery:
+            gallery.enrol("alice", enrolled)
+            first = gallery.identify(probe)[0]
+            second = gallery.identify(probe)[0]
+            explicit = gallery.identify(probe, threshold=0.5)[0]
+
+    assert default.value == pytest.approx(tiny_models.THRESHOLD_FAR_1E2)
+    assert default.far == 1e-2
+    assert default.fpir is None
+    assert first.name == "alice"
+    assert second.name == "alice"
+    assert explicit.name is None
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "1:1 verification threshold for FAR 1e-2" in warnings[0].getMessage()
+
+
 def test_verify_euclidean_distance(embedder):
     images = _images(2, seed=3)
     expected = tiny_models.embed_numpy(images)

@@ -54,3 +54,11 @@ def test_object_npy_is_not_unpickled(tmp_path):
 
     with pytest.raises(InvalidInputError, match="not a readable .npy image"):
         read_image(path)
+
+
+@pytest.mark.parametrize("shape", [(0, 0, 1), (0, 5, 3), (1, 0, 1), (2, 0, 4, 1)])
+def test_image_without_pixels_is_invalid_input(shape):
+    from serving.images import prepare_images
+
+    with pytest.raises(InvalidInputError, match="at least 1 x 1 pixels"):
+        prepare_images(np.zeros(shape, np.uint8), 112, 92, 1)

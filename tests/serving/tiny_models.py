@@ -14,6 +14,9 @@ EMBEDDING_DIM = 6
 LATENT_DIM = 4
 THRESHOLD_FAR_1E2 = 0.9
 THRESHOLD_FAR_1E3 = 0.7
+# Smaller than THRESHOLD_FAR_1E2, so a probe at a distance between the two shows which one identify used.
+THRESHOLD_FPIR_1E2 = 0.5
+OPEN_SET_GALLERY_IDENTITIES = 38.0
 
 
 def _image_metadata(task, **extra):
@@ -54,17 +57,22 @@ def embedder_weights():
     return np.random.default_rng(1).standard_normal((PIXELS, EMBEDDING_DIM)).astype(np.float32)
 
 
-def build_embedder(path, normalise=True):
-    """images (N, 8, 8, 1) -> flatten @ W -> L2-normalise -> embeddings (N, 6)."""
+def build_embedder(path, normalise=True, open_set=False):
+    """images (N, 8, 8, 1) -> flatten @ W -> L2-normalise -> embeddings (N, 6).
+
+    The metadata has the 1:1 thresholds for FAR 1e-2 and 1e-3. With
+    `open_set`, it also has the open-set threshold for FPIR 1e-2 and its
+    gallery size, but none for FPIR 1e-3, as when too few searches fit it.
+    """
     weights = embedder_weights()
     nodes = _flatten_nodes("W", "raw" if normalise else "embeddings")
     if normalise:
         nodes.append(helper.make_node("LpNormalization", ["raw"], ["embeddings"], axis=1, p=2))
-    metadata = _image_metadata(
-        "embedder",
-        embedding_dim=EMBEDDING_DIM,
-        **{"threshold_far_1e-2": THRESHOLD_FAR_1E2, "threshold_far_1e-3": THRESHOLD_FAR_1E3},
-    )
+    thresholds = {"threshold_far_1e-2": THRESHOLD_FAR_1E2, "threshold_far_1e-3": THRESHOLD_FAR_1E3}
+    if open_set:
+        thresholds["threshold_fpir_1e-2"] = THRESHOLD_FPIR_1E2
+        thresholds["open_set_gallery_identities"] = OPEN_SET_GALLERY_IDENTITIES
+    metadata = _image_metadata("embedder", embedding_dim=EMBEDDING_DIM, **thresholds)
     return _save(
         path,
         nodes,

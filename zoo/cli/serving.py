@@ -152,23 +152,52 @@ def _drop_repeated_files(images):
 @MODEL
 @GALLERY
 @click.option("--k", default=5, show_default=True, help="Nearest people to list.")
-@click.option("--far", default=1e-2, show_default=True, help="False accept rate whose threshold is used.")
-@click.option("--threshold", type=float, default=None, help="Distance threshold; overrides --far.")
+@click.option(
+    "--fpir",
+    type=float,
+    default=None,
+    help="False positive identification rate whose stored open-set threshold is used. "
+    "Default: 1e-2, or --far 1e-2 for models exported without open-set thresholds.",
+)
+@click.option(
+    "--far",
+    type=float,
+    default=None,
+    help="False accept rate whose stored 1:1 verification threshold is used instead of the open-set one.",
+)
+@click.option("--threshold", type=float, default=None, help="Distance threshold; overrides --fpir and --far.")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 @_one_line_errors
-def identify_command(model, gallery_path, k, far, threshold, image):
-    """Print who IMAGE shows (or `unknown`) and the distance, then the k nearest people."""
+def identify_command(model, gallery_path, k, fpir, far, threshold, image):
+    """Print who IMAGE shows (or `unknown`) and the distance, then the k nearest people.
+
+    The default threshold is the model's open-set threshold for a false
+    positive identification rate (FPIR) of 1e-2: the fraction of searches
+    by people who are not enrolled that still name someone.
+    """
     from serving import Embedder, Gallery
 
+    if fpir is not None and far is not None:
+        raise click.UsageError("Pass at most one of --fpir and --far.")
+
     embedder = Embedder(model)
-    if threshold is None:
-        threshold = embedder.threshold(far)
+    if threshold is not None:
+        rate = ""
+    elif far is not None:
+        threshold, rate = embedder.threshold(far), f" (FAR {far:g})"
+    elif fpir is not None:
+        threshold, rate = embedder.open_set_threshold(fpir), f" (FPIR {fpir:g})"
+    else:
+        default = embedder.identify_threshold()
+        threshold = default.value
+        rate = f" (FPIR {default.fpir:g})" if default.fpir is not None else f" (FAR {default.far:g})"
+
     with Gallery.open(gallery_path, embedder, create=False) as gallery:
         embedding = embedder.embed([image])
         result = gallery.identify(embedding, threshold=threshold)[0]
         matches = gallery.search(embedding, k=k)[0]
     name = result.name if result.name is not None else "unknown"
-    click.echo(f"{name}  distance {result.distance:.4f}  threshold {threshold:.4f}")
+    click.echo(f"{name}  distance {result.distance:.4f}  threshold {threshold:.4f}{rate}")
     for rank, (person, distance) in enumerate(matches, start=1):
         click.echo(f"  {rank}. {person}  {distance:.4f}")
 

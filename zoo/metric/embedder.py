@@ -225,10 +225,70 @@ def build_embedder(
         embeddings = L2Normalization(name="embeddings")(x)
         return keras.Model(images, embeddings, name=name)
 
-    embeddings = L2Normalization(name="network_embeddings")(x)
-    network = keras.Model(images, embeddings, name=f"{name}_network")
-    outer_images = keras.Input(shape=input_shape, name="images")
-    return keras.Model(outer_images, MirrorAverage(network, name="embeddings")(outer_images), name=name)
+    network = keras.Model(images, L2Normalization(name="network_embeddings")(x), name=f"{name}_network")
+    return with_mirror_average(network, name)
+
+
+def with_mirror_average(network, name):
+    """Wrap a single-view network `images` -> unit vectors in `MirrorAverage`.
+
+    Returns:
+        A `keras.Model` named `name` whose layer "embeddings" is the
+        `MirrorAverage` of `network`.
+    """
+    images = keras.Input(shape=network.input_shape[1:], name="images")
+    return keras.Model(images, MirrorAverage(network, name="embeddings")(images), name=name)
+
+
+def single_view_network(embedder):
+    """Return `(network, mirror_average)`: the network that embeds one view, and whether `embedder` averages two.
+
+    For an embedder built with `mirror_average`, `network` is the wrapped
+    single-view model; for any other, `embedder` itself.
+    """
+    if "embeddings" in [layer.name for layer in embedder.layers]:
+        layer = embedder.get_layer("embeddings")
+        if isinstance(layer, MirrorAverage):
+            return layer.network, True
+    return embedder, False
+
+
+def feature_embedder(embedder, layer_name):
+    """Return an embedder whose embedding is the flattened, unit-norm output of one inner layer.
+
+    The projection and the last blocks of a trained embedder fit the
+    training classes. An earlier feature map keeps more of what separates new
+    classes, and its spatial layout too, so it can embed people or
+    classes never seen in training better (see the triplet recipes'
+    `embedding_layer`). The new embedder shares the trained weights, and
+    averages mirror views when `embedder` does.
+
+    Args:
+        embedder: a model built by `build_embedder`.
+        layer_name: the name of a layer of its single-view network, for
+            example "block3_pool".
+
+    Returns:
+        A `keras.Model` `images` -> `embeddings` of shape (B, D), where D
+        is the size of the layer's output per image.
+
+    Raises:
+        InvalidConfigError: when the network has no layer `layer_name`.
+    """
+    network, mirror_average = single_view_network(embedder)
+    names = [layer.name for layer in network.layers]
+    if layer_name not in names:
+        raise InvalidConfigError(
+            f"The embedder has no layer {layer_name!r} to embed with. Expected one of {names}."
+        )
+
+    features = keras.Model(network.input, network.get_layer(layer_name).output, name=f"{embedder.name}_features")
+    images = keras.Input(shape=embedder.input_shape[1:], name="images")
+    flat = keras.layers.Flatten(name="flatten_features")(features(images))
+    if not mirror_average:
+        return keras.Model(images, L2Normalization(name="embeddings")(flat), name=embedder.name)
+    network = keras.Model(images, L2Normalization(name="network_embeddings")(flat), name=f"{embedder.name}_network")
+    return with_mirror_average(network, embedder.name)
 
 
 def _resize(x, input_size, working_size):

@@ -8,12 +8,17 @@ learned embedding is weak. `add_local_patterns` joins the two into one
 embedder, so the exported model still maps an image to one unit vector.
 """
 
+import logging
+import numbers
+
 import keras
 import numpy as np
 from keras import ops
 
 from zoo.errors import InvalidConfigError, InvalidInputError
-from zoo.metric.embedder import L2Normalization, MirrorAverage
+from zoo.metric.embedder import L2Normalization, single_view_network, with_mirror_average
+
+logger = logging.getLogger(__name__)
 
 # The 8 neighbours at distance 1, clockwise from the top left. Bit i of a
 # pixel's code is 1 when neighbour i is at least as bright as the pixel.
@@ -48,6 +53,17 @@ UNIFORM_BINS = uniform_pattern_bins()
 NUM_BINS = int(UNIFORM_BINS.max()) + 1
 
 
+def _is_positive_integer(value):
+    """Return whether `value` is an integer >= 1 of any numeric type, `True` and `"3"` excluded."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+        and float(value).is_integer()
+        and value >= 1
+    )
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class LocalBinaryPatterns(keras.layers.Layer):
     """Square roots of uniform-LBP histograms over a grid of cells.
@@ -71,26 +87,45 @@ class LocalBinaryPatterns(keras.layers.Layer):
 
     def __init__(self, grid=(7, 6), **kwargs):
         super().__init__(**kwargs)
-        grid = tuple(grid)
-        if len(grid) != 2 or any(not float(size).is_integer() or size < 1 for size in grid):
+        sizes = tuple(grid) if isinstance(grid, (list, tuple, np.ndarray)) else None
+        if sizes is None or len(sizes) != 2 or not all(_is_positive_integer(size) for size in sizes):
             raise InvalidConfigError(
-                f"LocalBinaryPatterns expects grid=(rows, columns) of positive integers. Received: grid={grid!r}"
+                "LocalBinaryPatterns expects grid=(rows, columns) of positive integers. "
+                f"Received: grid={sizes if sizes is not None else grid!r}"
             )
-        self.grid = tuple(int(size) for size in grid)
+        self.grid = tuple(int(size) for size in sizes)
 
     def build(self, input_shape):
+        self._cell_edges(input_shape)
+        self.built = True
+
+    def _cell_edges(self, input_shape):
+        """Return the `(start, stop)` rows and columns of the cells of images of `input_shape`.
+
+        The edges are those of `np.array_split`, so the first cells take one
+        extra row or column. Each call computes them from its own shape,
+        because edges kept from another size would leave cells empty (NaN
+        histograms) or pixels out.
+        """
+        if len(input_shape) != 4 or input_shape[1] is None or input_shape[2] is None:
+            raise InvalidInputError(
+                "LocalBinaryPatterns expects images (B, H, W, C) of a known height and width. "
+                f"Received shape {tuple(input_shape)}. Add the batch and channel axes, "
+                "and give keras.Input a fixed (H, W, C)."
+            )
         height, width = input_shape[1] - 2, input_shape[2] - 2
         if height < self.grid[0] or width < self.grid[1]:
             raise InvalidConfigError(
                 f"LocalBinaryPatterns with grid={self.grid} needs images of at least "
-                f"{self.grid[0] + 2} x {self.grid[1] + 2} pixels. Received: {input_shape[1]} x {input_shape[2]}."
+                f"{self.grid[0] + 2} x {self.grid[1] + 2} pixels. Received: {input_shape[1]} x {input_shape[2]}. "
+                "Use a smaller grid or larger images."
             )
-        # np.array_split's cell edges: the first cells take one extra row or column.
-        self._rows = [(part[0], part[-1] + 1) for part in np.array_split(np.arange(height), self.grid[0])]
-        self._columns = [(part[0], part[-1] + 1) for part in np.array_split(np.arange(width), self.grid[1])]
-        self.built = True
+        rows = [(part[0], part[-1] + 1) for part in np.array_split(np.arange(height), self.grid[0])]
+        columns = [(part[0], part[-1] + 1) for part in np.array_split(np.arange(width), self.grid[1])]
+        return rows, columns
 
     def call(self, images):
+        rows, columns = self._cell_edges(images.shape)
         grey = ops.mean(ops.cast(images, "float32"), axis=-1)
         height, width = grey.shape[1], grey.shape[2]
         centre = grey[:, 1 : height - 1, 1 : width - 1]
@@ -105,8 +140,8 @@ class LocalBinaryPatterns(keras.layers.Layer):
         bins = ops.take(ops.convert_to_tensor(UNIFORM_BINS), codes)
         histograms = [
             ops.mean(ops.one_hot(bins[:, top:bottom, left:right], NUM_BINS, dtype="float32"), axis=(1, 2))
-            for top, bottom in self._rows
-            for left, right in self._columns
+            for top, bottom in rows
+            for left, right in columns
         ]
         return ops.sqrt(ops.concatenate(histograms, axis=-1))
 
@@ -137,7 +172,7 @@ class Whitening(keras.layers.Layer):
 
     def __init__(self, components, epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
-        if not float(components).is_integer() or components < 1:
+        if not _is_positive_integer(components):
             raise InvalidConfigError(f"Whitening expects an integer components >= 1. Received: {components!r}")
         self.components = int(components)
         self.epsilon = float(epsilon)
@@ -219,27 +254,40 @@ def add_local_patterns(embedder, images, weight=1.0, grid=(7, 6), components=150
         (B, D + components), sharing the embedder's weights.
 
     Raises:
-        InvalidConfigError: for a weight that is not a finite number > 0.
+        InvalidConfigError: for a weight that is not a finite number > 0,
+            or a grid that does not fit the images.
+        InvalidInputError: for `images` that are not a non-empty (N, H, W, C) batch.
     """
-    if not (np.isfinite(weight) and weight > 0):
+    if not (isinstance(weight, numbers.Real) and not isinstance(weight, bool) and np.isfinite(weight) and weight > 0):
         raise InvalidConfigError(
             f"The local-pattern weight must be a finite number > 0. Received: {weight!r}. "
             "Use 1.0, or leave the descriptor out."
         )
+    if not _is_positive_integer(components):
+        raise InvalidConfigError(
+            f"add_local_patterns expects an integer components >= 1. Received: components={components!r}."
+        )
 
-    network, mirror_average = embedder, False
-    if "embeddings" in [layer.name for layer in embedder.layers]:
-        layer = embedder.get_layer("embeddings")
-        if isinstance(layer, MirrorAverage):
-            network, mirror_average = layer.network, True
+    network, mirror_average = single_view_network(embedder)
 
     patterns = LocalBinaryPatterns(grid, name="local_patterns")
     images = np.asarray(images, dtype="float32")
+    if images.ndim != 4 or len(images) == 0:
+        raise InvalidInputError(
+            f"add_local_patterns fits the whitening on training images (N, H, W, C) with N >= 1. "
+            f"Received shape {images.shape}. Pass the embedder's training images."
+        )
     views = np.concatenate([images, images[:, :, ::-1]])
     features = np.concatenate([
         ops.convert_to_numpy(patterns(views[start : start + batch_size]))
         for start in range(0, len(views), batch_size)
     ])
+    if components > len(views) - 1:
+        logger.warning(
+            "Lowered the whitened LBP dimensions from %d to %d: %d images and their mirrors give a "
+            "covariance of rank %d at most.",
+            components, len(views) - 1, len(images), len(views) - 1,
+        )
     whitening = Whitening(min(int(components), len(views) - 1), name="local_patterns_whitening")
     whitening.adapt(features)
 
@@ -254,7 +302,4 @@ def add_local_patterns(embedder, images, weight=1.0, grid=(7, 6), components=150
     joined_network = keras.Model(
         inputs, L2Normalization(name="network_embeddings")(joined), name=f"{embedder.name}_joined_network"
     )
-    outer_images = keras.Input(shape=embedder.input_shape[1:], name="images")
-    return keras.Model(
-        outer_images, MirrorAverage(joined_network, name="embeddings")(outer_images), name=embedder.name
-    )
+    return with_mirror_average(joined_network, embedder.name)
