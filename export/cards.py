@@ -70,9 +70,11 @@ TASK_TEXT = {
         "Accuracy is expected to fall on colour photos, other poses, lighting, ages and ethnic "
         "groups, none of which the data covers; no subgroup analysis is possible with 40 people.",
         "metrics": "Verification ROC AUC and equal error rate over all pairs; true accept rate at "
-        "false accept rates of 1e-2 and 1e-3 with the thresholds that reach them (the exported "
-        "model stores these thresholds); rank-k identification; open-set detection and "
-        "identification rate; K-means NMI and ARI; retrieval Recall@k. Distances are Euclidean "
+        "false accept rates of 1e-2 and 1e-3 with the thresholds that reach them; rank-k "
+        "identification; open-set detection and identification rate at a false positive "
+        "identification rate (FPIR) with its threshold; K-means NMI and ARI; retrieval Recall@k. "
+        "The exported model stores the thresholds, and identification defaults to the open-set "
+        "one for FPIR 1e-2. Distances are Euclidean "
         "between normalised embeddings.",
         "evaluation_data": ORL_TEXT + " The metrics are computed on the people and photos the "
         "recipe holds out, as listed in the data table below.",
@@ -431,7 +433,11 @@ def _embedding_lines(settings):
         lines.append(
             f"- A {settings['local_patterns_components']}-d whitened descriptor of local binary patterns "
             f"(histograms over a {grid[0]} x {grid[1]} grid of cells, weight "
-            f"{settings['local_patterns_weight']}), fitted on the training photos, joins the embedding."
+            f"{settings['local_patterns_weight']}), fitted on the training photos, joins the embedding. "
+            "The patterns compare neighbouring pixels, so lossy compression moves them: a JPEG copy "
+            "(quality 75) of an ORL photo lay 0.39 from the original with the released face model, "
+            "against 0.63 between two photos of that person. Enrol and search with lossless images "
+            "(PGM, PNG)."
         )
     return lines
 

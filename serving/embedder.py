@@ -237,8 +237,9 @@ class Embedder:
         if value is None:
             raise InvalidModelError(
                 f"{self.path} has no open-set threshold for FPIR {fpir:g}. It has thresholds for "
-                f"{sorted(table) or 'no FPIR'}. Pass one of those, or a threshold directly. Models "
-                "exported without open-set evaluation have none: export the evaluated run again."
+                f"{sorted(table) or 'no FPIR'}. Pass one of those, or a threshold directly. An FPIR "
+                "is stored only when the evaluation had at least 1/FPIR searches by people not "
+                "enrolled, and models exported before open-set thresholds were stored have none."
             )
         return value
 

@@ -78,9 +78,10 @@ NCOLS = click.option("--ncols", default=8, show_default=True, help="Images per r
 @MODEL
 @click.argument("image_a", type=click.Path(exists=True, dir_okay=False))
 @click.argument("image_b", type=click.Path(exists=True, dir_okay=False))
-@click.option("--far", default=1e-2, show_default=True, help="False accept rate whose threshold is used.")
+@click.option("--far", default=1e-2, show_default=True, help="False accept rate whose stored threshold is used.")
+@click.option("--threshold", type=float, default=None, help="Distance threshold; overrides --far.")
 @_one_line_errors
-def verify_command(model, image_a, image_b, far):
+def verify_command(model, image_a, image_b, far, threshold):
     """Compare two images with an embedder: print distance, threshold and same/different.
 
     Images are PGM, PNG or JPEG files of any size, or .npy arrays of shape
@@ -89,9 +90,10 @@ def verify_command(model, image_a, image_b, far):
     """
     from serving import Embedder
 
-    result = Embedder(model).verify(image_a, image_b, far=far)
+    result = Embedder(model).verify(image_a, image_b, far=far, threshold=threshold)
     verdict = "same" if result.same else "different"
-    click.echo(f"distance {result.distance:.4f}  threshold {result.threshold:.4f} (FAR {far:g})  {verdict}")
+    source = f"FAR {far:g}" if threshold is None else "given"
+    click.echo(f"distance {result.distance:.4f}  threshold {result.threshold:.4f} ({source})  {verdict}")
 
 
 @click.command("enroll")
