@@ -9,6 +9,7 @@ the test images of classes 5-9.
 import dataclasses
 import logging
 import math
+import numbers
 
 import numpy as np
 
@@ -415,7 +416,8 @@ def check_local_patterns(config, image_shape=None):
     from zoo.metric.local_patterns import NUM_BINS, LocalBinaryPatterns, Whitening
 
     weight = config.get("local_patterns_weight", 0.0)
-    if not (math.isfinite(weight) and weight >= 0):
+    is_number = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
+    if not (is_number and math.isfinite(weight) and weight >= 0):
         raise InvalidConfigError(
             f"local_patterns_weight must be a finite number >= 0. Received: local_patterns_weight={weight!r}. "
             "Use 1.0, or 0 to leave the LBP descriptor out."

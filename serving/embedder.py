@@ -46,8 +46,8 @@ class IdentifyThreshold:
     """
 
     value: float
-    fpir: object = None
-    far: object = None
+    fpir: float | None = None
+    far: float | None = None
 
 
 def euclidean_distances(probes, references):
@@ -197,7 +197,7 @@ class Embedder:
             InvalidModelError: the model has no threshold for this FAR.
         """
         table = self.thresholds()
-        value = _lookup_rate(table, far)
+        value = lookup_threshold(table, far)
         if value is None:
             raise InvalidModelError(
                 f"{self.path} has no threshold for FAR {far:g}; it has thresholds for "
@@ -233,7 +233,7 @@ class Embedder:
                 Models exported before open-set evaluation have none.
         """
         table = self.open_set_thresholds()
-        value = _lookup_rate(table, fpir)
+        value = lookup_threshold(table, fpir)
         if value is None:
             raise InvalidModelError(
                 f"{self.path} has no open-set threshold for FPIR {fpir:g}. It has thresholds for "
@@ -269,11 +269,11 @@ class Embedder:
         Raises:
             InvalidModelError: the model has neither threshold.
         """
-        open_set = _lookup_rate(self.open_set_thresholds(), 1e-2)
+        open_set = lookup_threshold(self.open_set_thresholds(), 1e-2)
         if open_set is not None:
             return IdentifyThreshold(value=open_set, fpir=1e-2)
 
-        verification = _lookup_rate(self.thresholds(), 1e-2)
+        verification = lookup_threshold(self.thresholds(), 1e-2)
         if verification is None:
             raise InvalidModelError(
                 f"{self.path} has neither an open-set threshold for FPIR 1e-2 nor a 1:1 threshold "
@@ -328,7 +328,7 @@ class Embedder:
         return VerifyResult(distance=distance, threshold=float(threshold), same=distance <= threshold)
 
 
-def _lookup_rate(table, rate):
+def lookup_threshold(table, rate):
     """Return the threshold of `table` (rate -> threshold) for `rate`, or None."""
     for stored_rate, value in table.items():
         if math.isclose(stored_rate, rate, rel_tol=1e-9):

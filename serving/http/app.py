@@ -23,6 +23,7 @@ import logging
 
 import numpy as np
 
+from serving.embedder import lookup_threshold
 from serving.errors import InvalidModelError, ServingError
 from serving.gallery import check_person_name
 from serving.generative import interpolate_latents, make_grid
@@ -662,7 +663,8 @@ def _identify_threshold(model, fields):
     except InvalidModelError as error:
         raise HTTPError(
             422,
-            f"Model {model.name!r} stores no default identification threshold: {error}",
+            f"Model {model.name!r} stores neither an open-set threshold for fpir=0.01 nor a 1:1 threshold "
+            "for far=0.01, so identify has no default threshold. Send a threshold.",
             field="threshold",
             expected="a 'threshold' field",
         ) from error
@@ -671,9 +673,9 @@ def _identify_threshold(model, fields):
 
 def _stored_threshold(model, table, field, rate):
     """Return the threshold of `table` (rate -> threshold) for the request's `field`, or raise a 422."""
-    for stored_rate, value in table.items():
-        if np.isclose(stored_rate, rate, rtol=1e-9, atol=0.0):
-            return value
+    value = lookup_threshold(table, rate)
+    if value is not None:
+        return value
     expected = f"one of {sorted(table)}" if table else "a 'threshold' field, because the model stores none"
     raise HTTPError(
         422,

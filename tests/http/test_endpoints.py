@@ -189,6 +189,22 @@ def test_identify_default_threshold(client, open_set_embedder_path, tmp_path):
     assert missing.json()["field"] == "fpir"
 
 
+def test_identify_without_stored_thresholds(client, monkeypatch):
+    from serving import Embedder, InvalidModelError
+
+    def no_thresholds(self):
+        raise InvalidModelError("the model stores no thresholds")
+
+    monkeypatch.setattr(Embedder, "identify_threshold", no_thresholds)
+    image = b64(png_bytes(random_pixels(4)[0]))
+
+    response = client.post("/models/embedder/identify", json={"images": [image]})
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "threshold"
+    assert "Send a threshold." in response.json()["detail"]
+
+
 def test_sample_png_json_base64(client):
     z = np.random.default_rng(5).standard_normal((3, tiny_models.LATENT_DIM)).astype(np.float32)
     expected = tiny_models.decode_numpy(z)

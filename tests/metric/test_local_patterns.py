@@ -44,7 +44,8 @@ def test_uniform_bins():
 
     assert NUM_BINS == 59
     assert np.sum(bins < 58) == 58, "8-bit codes with at most 2 changes: 2 + 8 * 7"
-    assert bins[0] == 0 and bins[255] == 57
+    assert bins[0] == 0
+    assert bins[255] == 57
     # 0b00001101 changes 4 times around the circle.
     assert bins[0b00001101] == 58
 
@@ -74,7 +75,7 @@ def test_matches_pixel_loop():
         np.testing.assert_allclose(histograms, reference_histograms(image[..., 0], (3, 2)), atol=1e-6)
 
 
-def test_brightness_and_contrast_do_not_change_codes():
+def test_codes_ignore_brightness_and_contrast():
     images = np.random.default_rng(1).uniform(0.2, 0.6, size=(3, 20, 16, 1)).astype("float32")
     layer = LocalBinaryPatterns(grid=(2, 2))
 
@@ -210,6 +211,9 @@ def test_bad_whitening_data():
     features[2, 1] = np.nan
     with pytest.raises(InvalidInputError, match="NaN"):
         whitening.adapt(features)
+    whitening.adapt(np.nan_to_num(features))
+    with pytest.raises(InvalidInputError, match="built for 5 features per row. Received: 7"):
+        whitening.adapt(np.zeros((10, 7)))
 
 
 @pytest.mark.needs_data

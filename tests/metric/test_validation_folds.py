@@ -53,6 +53,8 @@ def test_loss_settings_ignore_head_when_off():
     [
         ({"local_patterns_weight": -1.0}, "local_patterns_weight=-1.0"),
         ({"local_patterns_weight": float("nan")}, "local_patterns_weight=nan"),
+        ({"local_patterns_weight": "1"}, "local_patterns_weight='1'"),
+        ({"local_patterns_weight": None}, "local_patterns_weight=None"),
         ({"local_patterns_grid": [7, 0]}, "grid=\\(7, 0\\)"),
         ({"local_patterns_components": 0}, "local_patterns_components=0"),
         ({"local_patterns_grid": 7}, "local_patterns_grid=7"),

@@ -46,9 +46,12 @@ def test_verify_enroll_identify_on_orl(runner, embedder_path, orl_dir, tmp_path)
     assert result.output.split()[-1] in ("same", "different")
     assert "threshold 0.7000" in result.output
 
-    result = runner.invoke(main, ["verify", model, s1[0], s1[0], "--threshold", "-1"])
+    result = runner.invoke(main, ["verify", model, s1[0], s2[0], "--threshold", "0"])
     assert result.exit_code == 0, result.output
-    assert "threshold -1.0000 (given)  different" in result.output
+    assert "threshold 0.0000 (given)  different" in result.output
+    result = runner.invoke(main, ["verify", model, s1[0], s2[0], "--threshold", "-1"])
+    assert result.exit_code == 2
+    assert "-1" in result.output
 
     result = runner.invoke(main, ["enroll", model, "--gallery", gallery, "s1", *s1[:2]])
     assert result.exit_code == 0, result.output

@@ -79,7 +79,9 @@ NCOLS = click.option("--ncols", default=8, show_default=True, help="Images per r
 @click.argument("image_a", type=click.Path(exists=True, dir_okay=False))
 @click.argument("image_b", type=click.Path(exists=True, dir_okay=False))
 @click.option("--far", default=1e-2, show_default=True, help="False accept rate whose stored threshold is used.")
-@click.option("--threshold", type=float, default=None, help="Distance threshold; overrides --far.")
+@click.option(
+    "--threshold", type=click.FloatRange(min=0.0), default=None, help="Distance threshold, >= 0; overrides --far."
+)
 @_one_line_errors
 def verify_command(model, image_a, image_b, far, threshold):
     """Compare two images with an embedder: print distance, threshold and same/different.

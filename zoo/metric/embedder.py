@@ -221,30 +221,40 @@ def build_embedder(
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     x = keras.layers.Dense(embedding_dim, name="projection")(x)
-    if not mirror_average:
-        embeddings = L2Normalization(name="embeddings")(x)
-        return keras.Model(images, embeddings, name=name)
-
-    network = keras.Model(images, L2Normalization(name="network_embeddings")(x), name=f"{name}_network")
-    return with_mirror_average(network, name)
+    return build_embedding_model(images, x, name, mirror_average)
 
 
-def with_mirror_average(network, name):
-    """Wrap a single-view network `images` -> unit vectors in `MirrorAverage`.
+def build_embedding_model(images, features, name, mirror_average, network_name=None):
+    """Build an embedder `images` -> the unit-norm `features`, averaged over mirror views if asked.
+
+    Args:
+        images: the `keras.Input` of the model.
+        features: a tensor (B, D) computed from `images`.
+        name: the model name.
+        mirror_average: wrap the single-view network in `MirrorAverage`.
+        network_name: the name of that single-view network, by default
+            `<name>_network`.
 
     Returns:
-        A `keras.Model` named `name` whose layer "embeddings" is the
-        `MirrorAverage` of `network`.
+        A `keras.Model` named `name` whose output layer "embeddings" is
+        an `L2Normalization`, or with `mirror_average` a `MirrorAverage`.
     """
-    images = keras.Input(shape=network.input_shape[1:], name="images")
-    return keras.Model(images, MirrorAverage(network, name="embeddings")(images), name=name)
+    if not mirror_average:
+        return keras.Model(images, L2Normalization(name="embeddings")(features), name=name)
+
+    network = keras.Model(
+        images, L2Normalization(name="network_embeddings")(features), name=network_name or f"{name}_network"
+    )
+    outer_images = keras.Input(shape=network.input_shape[1:], name="images")
+    return keras.Model(outer_images, MirrorAverage(network, name="embeddings")(outer_images), name=name)
 
 
 def single_view_network(embedder):
-    """Return `(network, mirror_average)`: the network that embeds one view, and whether `embedder` averages two.
+    """Return `(network, mirror_average)`: the model that embeds one view, and whether `embedder` averages two.
 
-    For an embedder built with `mirror_average`, `network` is the wrapped
-    single-view model; for any other, `embedder` itself.
+    For an embedder built with `mirror_average`, `network` is the
+    single-view model inside its `MirrorAverage`. For any other embedder,
+    `network` is `embedder` itself.
     """
     if "embeddings" in [layer.name for layer in embedder.layers]:
         layer = embedder.get_layer("embeddings")
@@ -285,10 +295,7 @@ def feature_embedder(embedder, layer_name):
     features = keras.Model(network.input, network.get_layer(layer_name).output, name=f"{embedder.name}_features")
     images = keras.Input(shape=embedder.input_shape[1:], name="images")
     flat = keras.layers.Flatten(name="flatten_features")(features(images))
-    if not mirror_average:
-        return keras.Model(images, L2Normalization(name="embeddings")(flat), name=embedder.name)
-    network = keras.Model(images, L2Normalization(name="network_embeddings")(flat), name=f"{embedder.name}_network")
-    return with_mirror_average(network, embedder.name)
+    return build_embedding_model(images, flat, embedder.name, mirror_average)
 
 
 def _resize(x, input_size, working_size):

@@ -16,7 +16,7 @@ import numpy as np
 from keras import ops
 
 from zoo.errors import InvalidConfigError, InvalidInputError
-from zoo.metric.embedder import L2Normalization, single_view_network, with_mirror_average
+from zoo.metric.embedder import L2Normalization, build_embedding_model, single_view_network
 
 logger = logging.getLogger(__name__)
 
@@ -194,9 +194,10 @@ class Whitening(keras.layers.Layer):
         """Fit the mean and the whitening projection to `features`, a (N, D) array.
 
         Raises:
-            InvalidInputError: for non-finite values, or fewer than
+            InvalidInputError: for non-finite values, fewer than
                 `components + 1` rows (the sample covariance of N rows has
-                rank N - 1 at most).
+                rank N - 1 at most), or a D other than the one the layer
+                was built for.
         """
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or len(features) < self.components + 1:
@@ -208,6 +209,11 @@ class Whitening(keras.layers.Layer):
             raise InvalidInputError("Whitening.adapt received NaN or infinite features. Expected finite values.")
         if not self.built:
             self.build(features.shape)
+        elif features.shape[1] != self.mean.shape[0]:
+            raise InvalidInputError(
+                f"Whitening was built for {self.mean.shape[0]} features per row. Received: {features.shape[1]}. "
+                "Adapt a new Whitening layer to features of another size."
+            )
 
         mean = features.mean(axis=0)
         _, singular_values, axes = np.linalg.svd(features - mean, full_matrices=False)
@@ -296,10 +302,7 @@ def add_local_patterns(embedder, images, weight=1.0, grid=(7, 6), components=150
     joined = keras.layers.Concatenate(name="joined")(
         [network(inputs), keras.layers.Rescaling(float(weight), name="local_patterns_weight")(descriptor)]
     )
-    if not mirror_average:
-        return keras.Model(inputs, L2Normalization(name="embeddings")(joined), name=embedder.name)
-
-    joined_network = keras.Model(
-        inputs, L2Normalization(name="network_embeddings")(joined), name=f"{embedder.name}_joined_network"
+    # The joined network contains the trained one, `<name>_network`, so it takes another name.
+    return build_embedding_model(
+        inputs, joined, embedder.name, mirror_average, network_name=f"{embedder.name}_joined_network"
     )
-    return with_mirror_average(joined_network, embedder.name)
