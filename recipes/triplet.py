@@ -481,7 +481,14 @@ def _inference_model(model, config, train):
 
     # The CosFace class centres have the trained embedding's length, not the
     # new one's, and only training needs them, so the saved model has none.
-    return TripletModel(embedder, margin=model.margin, mining=model.mining, learning_rate=model.learning_rate)
+    # Without them it needs a triplet loss, weighted 1 after CosFace alone.
+    return TripletModel(
+        embedder,
+        margin=model.margin,
+        mining=model.mining,
+        learning_rate=model.learning_rate,
+        triplet_weight=model.triplet_weight or 1.0,
+    )
 
 
 def geometric_batches(batches, rotation, min_scale, seed):

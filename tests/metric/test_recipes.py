@@ -64,6 +64,10 @@ def test_triplet_faces_recipe_end_to_end(tmp_path, orl_dir):
     assert metrics["eigenfaces"]["open_set"]["dir_fpir_1e-2"] > 0.4
     assert metrics["threshold_far_1e-3"] <= metrics["threshold_far_1e-2"]
     assert metrics["goals_met"]["auc"] is False, "a 2-step run cannot reach the release goal"
+    # The saved model has no CosFace head but records the triplet weight it trained with.
+    model = run.load_model()
+    assert model.num_classes == 0
+    assert model.triplet_weight == pytest.approx(0.1)
 
 
 # Loading Fashion-MNIST and scoring 5,000 test images takes most of a

@@ -68,7 +68,7 @@ def test_verify_enroll_identify_on_orl(runner, embedder_path, orl_dir, tmp_path)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("s1  distance 0.0000")
 
-    result = runner.invoke(main, ["identify", model, "--gallery", gallery, "--threshold", "-1", s1[2]])
+    result = runner.invoke(main, ["identify", model, "--gallery", gallery, "--threshold", "0", s1[2]])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("unknown")
 
@@ -122,6 +122,10 @@ def test_identify_threshold_options(runner, embedder_path, open_set_embedder_pat
     result = identify(open_set_embedder_path, "--fpir", "1e-2", "--far", "1e-2")
     assert result.exit_code == 2
     assert "Pass at most one of --fpir and --far." in result.output
+
+    result = identify(open_set_embedder_path, "--fpir", "1e-2", "--far", "1e-2", "--threshold", "0.25")
+    assert result.exit_code == 0, result.output
+    assert "threshold 0.2500\n" in result.output
 
 
 def test_cli_one_line_errors(runner, embedder_path, decoder_path, tmp_path):

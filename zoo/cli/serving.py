@@ -169,7 +169,10 @@ def _drop_repeated_files(images):
     default=None,
     help="False accept rate whose stored 1:1 verification threshold is used instead of the open-set one.",
 )
-@click.option("--threshold", type=float, default=None, help="Distance threshold; overrides --fpir and --far.")
+@click.option(
+    "--threshold", type=click.FloatRange(min=0.0), default=None,
+    help="Distance threshold, >= 0; overrides --fpir and --far.",
+)
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 @_one_line_errors
 def identify_command(model, gallery_path, k, fpir, far, threshold, image):
@@ -181,7 +184,8 @@ def identify_command(model, gallery_path, k, fpir, far, threshold, image):
     """
     from serving import Embedder, Gallery
 
-    if fpir is not None and far is not None:
+    # A given threshold wins over both rates, as in HTTP /identify.
+    if threshold is None and fpir is not None and far is not None:
         raise click.UsageError("Pass at most one of --fpir and --far.")
 
     embedder = Embedder(model)
