@@ -196,14 +196,7 @@ class Embedder:
         Raises:
             InvalidModelError: the model has no threshold for this FAR.
         """
-        table = self.thresholds()
-        value = lookup_threshold(table, far)
-        if value is None:
-            raise InvalidModelError(
-                f"{self.path} has no threshold for FAR {far:g}; it has thresholds for "
-                f"{sorted(table) or 'no FAR'}. Pass one of those, or a threshold directly."
-            )
-        return value
+        return self._stored_threshold("threshold_far_", far, "threshold for FAR")
 
     def open_set_thresholds(self):
         """Return the open-set identification thresholds in the metadata as a dict FPIR -> threshold."""
@@ -232,16 +225,13 @@ class Embedder:
             InvalidModelError: the model has no threshold for this FPIR.
                 Models exported before open-set evaluation have none.
         """
-        table = self.open_set_thresholds()
-        value = lookup_threshold(table, fpir)
-        if value is None:
-            raise InvalidModelError(
-                f"{self.path} has no open-set threshold for FPIR {fpir:g}. It has thresholds for "
-                f"{sorted(table) or 'no FPIR'}. Pass one of those, or a threshold directly. An FPIR "
-                "is stored only when the evaluation had at least 1/FPIR searches by people not "
-                "enrolled, and models exported before open-set thresholds were stored have none."
-            )
-        return value
+        return self._stored_threshold(
+            "threshold_fpir_",
+            fpir,
+            "open-set threshold for FPIR",
+            " An FPIR is stored only when the evaluation had at least 1/FPIR searches by people "
+            "not enrolled, and models exported before open-set thresholds were stored have none.",
+        )
 
     @property
     def open_set_gallery_identities(self):
@@ -290,6 +280,17 @@ class Embedder:
                 verification,
             )
         return IdentifyThreshold(value=verification, far=1e-2)
+
+    def _stored_threshold(self, prefix, rate, what, advice=""):
+        """Return the threshold stored as `<prefix><rate>`, or raise `InvalidModelError` listing the stored rates."""
+        table = self._rate_table(prefix)
+        value = lookup_threshold(table, rate)
+        if value is None:
+            raise InvalidModelError(
+                f"{self.path} has no {what} {rate:g}. It has thresholds for {sorted(table) or 'no rate'}. "
+                f"Pass one of those, or a threshold directly.{advice}"
+            )
+        return value
 
     def _rate_table(self, prefix):
         """Return the metadata keys `<prefix><rate>` as a dict rate -> threshold."""
