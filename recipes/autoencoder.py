@@ -23,7 +23,7 @@ import numpy as np
 
 from recipes import autoencoder_metrics as metrics
 from recipes import autoencoder_pictures as pictures
-from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe
+from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe, fit_verbosity
 from zoo import latent
 from zoo.errors import InvalidConfigError
 
@@ -125,7 +125,7 @@ def train(run, config, kind):
         batch_size=config["batch_size"],
         epochs=config["epochs"],
         shuffle=True,
-        verbose=2,
+        verbose=fit_verbosity(2),
     )
     run.write_json(
         HISTORY_FILE,

@@ -156,6 +156,25 @@ def epoch_checkpoint(run):
     return EpochCheckpoint()
 
 
+def fit_verbosity(default):
+    """Return the `verbose` argument of a recipe's `model.fit`: `default`, or 0 when logging hides INFO.
+
+    Keras prints fit's progress bar and per-epoch lines itself, not through
+    `logging`, so this makes them follow the level of the `recipes` logger.
+    `zoo -q` sets that level to WARNING and so hides them. Where no logging
+    handler is configured (a plain Python session that calls a recipe), the
+    recipe keeps `default`.
+
+    Args:
+        default: the recipe's own choice, 1 for a progress bar or 2 for one
+            line per epoch.
+    """
+    recipes_logger = logging.getLogger("recipes")
+    if recipes_logger.hasHandlers() and not recipes_logger.isEnabledFor(logging.INFO):
+        return 0
+    return default
+
+
 def _coerce(key, value, default):
     """Convert a `--set key=value` string to the default's type."""
     if not isinstance(value, str) or isinstance(default, str):

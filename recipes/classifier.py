@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from recipes.base import CONFIG_FILE, Recipe
+from recipes.base import CONFIG_FILE, Recipe, fit_verbosity
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def train(run, config):
         batch_size=config["batch_size"],
         epochs=config["epochs"],
         shuffle=True,
-        verbose=2,
+        verbose=fit_verbosity(2),
     )
     run.write_json("history.json", history.history)
     run.save_model(model)

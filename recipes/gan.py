@@ -12,7 +12,7 @@ import logging
 import numpy as np
 
 from recipes import gan_data, gan_eval, gan_pictures
-from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe, epoch_checkpoint
+from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe, epoch_checkpoint, fit_verbosity
 from recipes.classifier import record_data
 from zoo import latent
 from zoo.gan import metrics
@@ -131,7 +131,7 @@ def _train_fashion_gan(run, config, convolutional):
         epochs=config["epochs"],
         shuffle=True,
         callbacks=[gan_pictures.SampleGridCallback(run, fixed_noise), epoch_checkpoint(run)],
-        verbose=2,
+        verbose=fit_verbosity(2),
     )
     run.write_json(HISTORY_FILE, history.history)
     run.save_model(model)
@@ -207,7 +207,7 @@ def _fit_pix2pix(run, config, inputs, targets):
         batch_size=config["batch_size"],
         epochs=config["epochs"],
         shuffle=True,
-        verbose=2,
+        verbose=fit_verbosity(2),
     )
     run.write_json(HISTORY_FILE, history.history)
     run.save_model(model)

@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 
 from recipes import gan_eval, gan_pictures, stylegan_pictures
-from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe, epoch_checkpoint
+from recipes.base import CONFIG_FILE, HISTORY_FILE, Recipe, epoch_checkpoint, fit_verbosity
 from recipes.classifier import record_data
 from recipes.gan_data import pad_to
 from zoo import latent
@@ -120,7 +120,7 @@ def _fit(run, config, images):
         epochs=config["epochs"],
         shuffle=True,
         callbacks=[gan_pictures.SampleGridCallback(run, fixed_z), epoch_checkpoint(run)],
-        verbose=2,
+        verbose=fit_verbosity(2),
     )
     run.write_json(HISTORY_FILE, history.history)
     run.save_model(model)

@@ -61,10 +61,10 @@ def evaluate_faces(run):
         return model.embedder.predict(images, batch_size=100, verbose=0)
 
     logger.info("Embedding the %d held-out and %d enrolment faces", len(split["held_out"]), len(split["enrol"]))
-    metrics, curves = _face_metrics(embed, split, config["gallery"])
+    metrics, curves = face_metrics(embed, split, config["gallery"])
 
     baseline = evaluation.eigenfaces(split["train"].images, EIGENFACES_COMPONENTS, EIGENFACES_SIZE)
-    eigenfaces, baseline_curves = _face_metrics(baseline, split, config["gallery"])
+    eigenfaces, baseline_curves = face_metrics(baseline, split, config["gallery"])
     metrics["eigenfaces"] = eigenfaces
 
     for fpir in evaluation.FAR_TARGETS:
@@ -115,7 +115,7 @@ def evaluate_faces(run):
     return metrics
 
 
-def _face_metrics(embed, split, gallery):
+def face_metrics(embed, split, gallery):
     """Compute every face metric of one embedding function.
 
     Returns:

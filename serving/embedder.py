@@ -281,6 +281,40 @@ class Embedder:
             )
         return IdentifyThreshold(value=verification, far=1e-2)
 
+    def select_identify_threshold(self, threshold=None, fpir=None, far=None):
+        """Choose the threshold of one identification request, for the CLI and HTTP /identify.
+
+        A given `threshold` wins over both rates. Otherwise `far` selects a
+        stored 1:1 verification threshold and `fpir` a stored open-set one,
+        and with neither the default of `identify_threshold` applies.
+
+        Args:
+            threshold: a distance threshold, or None.
+            fpir: a false positive identification rate, or None.
+            far: a false accept rate, or None.
+
+        Returns:
+            An `IdentifyThreshold`, with both rates None for a given threshold.
+
+        Raises:
+            InvalidInputError: both `fpir` and `far` without a `threshold`.
+            InvalidModelError: the model has no threshold for the rate, or
+                neither default threshold.
+        """
+        if threshold is not None:
+            return IdentifyThreshold(value=float(threshold))
+
+        if fpir is not None and far is not None:
+            raise InvalidInputError(
+                f"Pass at most one of fpir and far. Received: fpir={fpir:g}, far={far:g}. "
+                "Drop one of them, or pass a threshold."
+            )
+        if far is not None:
+            return IdentifyThreshold(value=self.threshold(far), far=far)
+        if fpir is not None:
+            return IdentifyThreshold(value=self.open_set_threshold(fpir), fpir=fpir)
+        return self.identify_threshold()
+
     def _stored_threshold(self, prefix, rate, what, advice=""):
         """Return the threshold stored as `<prefix><rate>`, or raise `InvalidModelError` listing the stored rates."""
         table = self._rate_table(prefix)

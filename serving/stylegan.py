@@ -27,6 +27,15 @@ MAPPING_FILE = "mapping.onnx"
 SYNTHESIS_FILE = "synthesis.onnx"
 SIDE_PART_ROLES = ("mapping", "synthesis")
 
+# The accepted truncation psi, w = w_avg + psi (w - w_avg). Usual values lie in
+# [0, 1], where 1 keeps w and 0 gives w_avg. psi = -1 mirrors w about w_avg and
+# psi = 2 doubles its distance from w_avg. Further out, w lies far from the styles
+# the synthesis network saw in training, and psi near the float32 maximum
+# overflows w. NOTE: the bounds are a choice that leaves room to extrapolate, not
+# a limit measured on a model.
+PSI_MIN = -1.0
+PSI_MAX = 2.0
+
 # The generator and mapping + synthesis are two float32 graphs of one
 # network, so they differ by rounding only (below 1e-6 in the tests).
 _PARTS_TOLERANCE = 1e-4
@@ -78,14 +87,14 @@ def check_psi(psi, count):
     """Validate the truncation psi and return it as float32 (count, 1).
 
     Args:
-        psi: a finite number, or one per latent with shape (count,) or
-            (count, 1). 1 keeps w, 0 gives w_avg for every latent, values
-            in between trade variety for typical images, and values outside
-            [0, 1] extrapolate.
+        psi: a number from PSI_MIN (-1) to PSI_MAX (2), or one per latent
+            with shape (count,) or (count, 1). 1 keeps w, 0 gives w_avg for
+            every latent, values in between trade variety for typical
+            images, and values outside [0, 1] extrapolate.
         count: the number of latents.
 
     Raises:
-        InvalidInputError: psi is not a number, has another shape, is NaN or inf, or is beyond the float32 range.
+        InvalidInputError: psi is not a number, has another shape, is NaN or inf, or is outside [PSI_MIN, PSI_MAX].
     """
     array = np.asarray(psi)
     if isinstance(psi, (bool, np.bool_)) or not (
@@ -101,12 +110,11 @@ def check_psi(psi, count):
             f"psi must be one number or one per latent, shape ({count},) or ({count}, 1). "
             f"Received shape {array.shape}."
         )
-    if not np.isfinite(array).all():
+    if not np.isfinite(array).all() or array.min() < PSI_MIN or array.max() > PSI_MAX:
         raise InvalidInputError(
-            f"psi must be finite: 1 keeps w and 0 gives w_avg. Received: {psi!r}"
+            f"psi must be a finite number from {PSI_MIN:g} to {PSI_MAX:g}, where 1 keeps w, 0 gives w_avg "
+            f"and values outside [0, 1] extrapolate. Received: {psi!r}. Use a psi from 0.5 to 1 for typical images."
         )
-    if np.abs(array).max() > np.finfo(np.float32).max:
-        raise InvalidInputError(f"psi must be within the float32 range (absolute values up to 3.4e38). Received: {psi!r}")
     return array.astype(np.float32)
 
 
@@ -313,7 +321,7 @@ class StyleGenerator(Decoder):
                 f"{mapping.path} returned 'w' of shape {w.shape}; expected ({len(z)}, {self.w_dim})."
             )
         if not np.isfinite(w).all():
-            # A finite z and psi can still overflow float32 in the mapping, for example psi near 3.4e38.
+            # check_latents and check_psi pass any finite z, so a huge z can still overflow float32 in the mapping.
             raise InvalidModelError(
                 f"{mapping.path} returned NaN or inf in 'w' for these latents and psi={psi!r}. "
                 "Use a psi near 1 (0.5 to 1 is usual) and latents drawn from N(0, I)."

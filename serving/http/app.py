@@ -24,14 +24,14 @@ import logging
 import numpy as np
 
 from serving.embedder import lookup_threshold
-from serving.errors import InvalidModelError, ServingError
+from serving.errors import InvalidInputError, InvalidModelError, ServingError
 from serving.gallery import check_person_name
 from serving.generative import interpolate_latents, make_grid
 from serving.http.bodies import MAX_IMAGES, MAX_SEED, describe_body, parse_fields, reject_unknown_fields
 from serving.http.errors import ERROR_CODES, ERROR_SCHEMA, HTTPError, from_serving_error
 from serving.http.registry import ModelRegistry
 from serving.images import import_pillow, prepare_images, to_uint8
-from serving.stylegan import StyleGenerator
+from serving.stylegan import PSI_MAX, PSI_MIN, StyleGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SAMPLES = 256
 # A mixing grid shows (rows + 1) x (columns + 1) tiles, sources included: at most MAX_SAMPLES.
 MAX_MIX_SOURCES = 15
-MAX_PSI = float(np.finfo(np.float32).max)
 FORMATS = ("png", "base64", "json")
 DECODERS = ("decoder", "generator")
 
@@ -400,9 +399,11 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
                     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED, "default": 0, "description": "Seed of the latents."},
                     "psi": {
                         "type": "number",
+                        "minimum": PSI_MIN,
+                        "maximum": PSI_MAX,
                         "default": 1.0,
                         "description": "Truncation of a StyleGAN generator, w = w_avg + psi (w - w_avg): 1 keeps w, "
-                        "0 gives w_avg. Other models accept only 1.",
+                        "0 gives w_avg, and values outside [0, 1] extrapolate. Other models accept only 1.",
                     },
                     "format": _FORMAT_FIELD,
                     "ncols": _NCOLS_FIELD,
@@ -416,13 +417,13 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         fields = await read_fields(request)
         n = fields.integer("n", 16, 1, MAX_SAMPLES)
         seed = fields.integer("seed", 0, 0, MAX_SEED)
-        psi = fields.number("psi", 1.0)
+        psi = fields.number("psi", 1.0, minimum=PSI_MIN, maximum=PSI_MAX)
         output_format = fields.choice("format", FORMATS, "png")
         ncols = fields.integer("ncols", 8, 1, MAX_SAMPLES)
         z = model.wrapper.sample_latents(n, seed)
 
-        # The latents come from N(0, I), so when psi is not 1 a model failure
-        # comes from psi, for example w overflowing float32 for a huge psi.
+        # The latents come from N(0, I), so a model failure at a psi other
+        # than 1 names psi as the field at fault, and one at psi 1 names n.
         images = await run_batched(model, _generator_rows(model, z, psi), "psi" if psi != 1.0 else "n")
         return await render(images, output_format, ncols)
 
@@ -439,7 +440,13 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
                         "minimum": 0,
                         "description": "First synthesis layer styled by the column source, from 0 to num_ws. Default: num_ws // 2.",
                     },
-                    "psi": {"type": "number", "default": 1.0, "description": "Truncation of both sources."},
+                    "psi": {
+                        "type": "number",
+                        "minimum": PSI_MIN,
+                        "maximum": PSI_MAX,
+                        "default": 1.0,
+                        "description": "Truncation of both sources, as in /sample.",
+                    },
                     "format": _FORMAT_FIELD,
                 }
             )
@@ -461,7 +468,7 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
         rows = fields.sources("rows", generator.latent_dim, DEFAULT_MIX_ROWS, max_rows=MAX_MIX_SOURCES)
         columns = fields.sources("columns", generator.latent_dim, DEFAULT_MIX_COLUMNS, max_rows=MAX_MIX_SOURCES)
         crossover = fields.integer("crossover", None, 0, generator.num_ws)
-        psi = fields.number("psi", 1.0, minimum=-MAX_PSI, maximum=MAX_PSI)
+        psi = fields.number("psi", 1.0, minimum=PSI_MIN, maximum=PSI_MAX)
         output_format = fields.choice("format", FORMATS, "png")
 
         # A grid is at most MAX_MIX_SOURCES squared images from whole-grid
@@ -471,7 +478,7 @@ def create_app(registry=None, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES):
                 return generator.mixing_grid(rows, columns, crossover=crossover, psi=psi)
             except ServingError as error:
                 # The fields are checked above, so what remains is the model's
-                # own failure, such as w overflowing float32 for a huge psi.
+                # own failure, such as NaN or inf in its styles w.
                 raise from_serving_error(error) from error
 
         tiles = await run_in_threadpool(mixing_grid)
@@ -611,8 +618,6 @@ def _generator_rows(model, z, psi=1.0):
         HTTPError: psi other than 1 for a model without the truncation trick.
     """
     if isinstance(model.wrapper, StyleGenerator):
-        if abs(psi) > np.finfo(np.float32).max:
-            raise HTTPError(422, f"Field 'psi' is too large for float32. Received: {psi!r}", field="psi", expected="a finite float32 number")
         column = np.full((len(z), 1), psi, dtype=np.float32)
         return np.concatenate([np.asarray(z, dtype=np.float32), column], axis=1)
     if psi != 1.0:
@@ -636,31 +641,31 @@ def _threshold(model, fields):
 
 
 def _identify_threshold(model, fields):
-    """Return (threshold, fpir, far) for identify: the request's threshold, fpir or far, else the model's default.
+    """Return (threshold, fpir, far) for identify, chosen by `Embedder.select_identify_threshold`.
 
-    The default is the open-set threshold for FPIR 1e-2, or the 1:1 threshold
-    for FAR 1e-2 for models exported without open-set thresholds.
+    The request's threshold wins over fpir and far. The default is the
+    open-set threshold for FPIR 1e-2, or the 1:1 threshold for FAR 1e-2 for
+    models exported without open-set thresholds.
     """
     threshold = fields.number("threshold", None, minimum=0.0)
     fpir = fields.number("fpir", None, minimum=0.0, maximum=1.0)
     far = fields.number("far", None, minimum=0.0, maximum=1.0)
-    if threshold is not None:
-        return threshold, None, None
-    if fpir is not None and far is not None:
+    try:
+        chosen = model.wrapper.select_identify_threshold(threshold=threshold, fpir=fpir, far=far)
+    except InvalidInputError as error:
         raise HTTPError(
             422,
             f"Send at most one of fpir and far. Received: fpir={fpir:g}, far={far:g}.",
             field="far",
             expected="no far field when fpir is sent",
-        )
-    if far is not None:
-        return _stored_threshold(model, model.wrapper.thresholds(), "far", far), None, far
-    if fpir is not None:
-        return _stored_threshold(model, model.wrapper.open_set_thresholds(), "fpir", fpir), fpir, None
-
-    try:
-        default = model.wrapper.identify_threshold()
+        ) from error
     except InvalidModelError as error:
+        # The serving error names the model's file on the server, so the 422
+        # names the served model, the field at fault and the stored rates.
+        if far is not None:
+            raise _missing_threshold_error(model, model.wrapper.thresholds(), "far", far) from error
+        if fpir is not None:
+            raise _missing_threshold_error(model, model.wrapper.open_set_thresholds(), "fpir", fpir) from error
         raise HTTPError(
             422,
             f"Model {model.name!r} stores neither an open-set threshold for fpir=0.01 nor a 1:1 threshold "
@@ -668,16 +673,21 @@ def _identify_threshold(model, fields):
             field="threshold",
             expected="a 'threshold' field",
         ) from error
-    return default.value, default.fpir, default.far
+    return chosen.value, chosen.fpir, chosen.far
 
 
 def _stored_threshold(model, table, field, rate):
     """Return the threshold of `table` (rate -> threshold) for the request's `field`, or raise a 422."""
     value = lookup_threshold(table, rate)
-    if value is not None:
-        return value
+    if value is None:
+        raise _missing_threshold_error(model, table, field, rate)
+    return value
+
+
+def _missing_threshold_error(model, table, field, rate):
+    """Return the 422 for a rate that `table` (rate -> threshold) has no threshold for."""
     expected = f"one of {sorted(table)}" if table else "a 'threshold' field, because the model stores none"
-    raise HTTPError(
+    return HTTPError(
         422,
         f"Model {model.name!r} has no threshold for {field}={rate:g}. Send {field} as {expected}, or send a threshold.",
         field=field,

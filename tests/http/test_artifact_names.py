@@ -69,7 +69,7 @@ def test_stylegan_served_by_artifact_name(tmp_path, monkeypatch):
         with open_client(registry) as client:
             sampled = client.post("/models/stylegan-fashion-mnist/sample", json={"n": 2, "psi": 0.7, "format": "json"})
             mixed = client.post("/models/stylegan-fashion-mnist/mix", json={"rows": [1], "columns": [2, 3], "format": "json"})
-            # w overflows float32, which is psi's fault, not n's.
+            # psi outside [-1, 2] is rejected before the model runs.
             overflowing = client.post("/models/stylegan-fashion-mnist/sample", json={"n": 1, "psi": 3e38})
     finally:
         registry.close()

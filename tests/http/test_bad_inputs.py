@@ -121,7 +121,7 @@ def test_nan_psi_message(shared_client):
     )
 
     assert response.status_code == 422
-    assert response.json()["detail"] == "Field 'psi' must be a finite number. Received: nan (a number)."
+    assert response.json()["detail"] == "Field 'psi' must be a finite number from -1 to 2. Received: nan (a number)."
 
 
 def test_nan_string_quoted_with_type(shared_client):

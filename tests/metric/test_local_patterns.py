@@ -101,6 +101,24 @@ def test_whitening_gives_unit_covariance():
     np.testing.assert_allclose(1 / np.linalg.norm(projection, axis=0) ** 2, variances[:4], rtol=1e-3)
 
 
+def test_whitening_floors_axes_without_variance():
+    # The third feature copies the first, so one principal axis has no variance.
+    base = np.random.default_rng(7).normal(size=(50, 2))
+    features = np.concatenate([base, base[:, :1]], axis=1)
+    whitening = Whitening(3)
+
+    whitening.adapt(features)
+
+    scales = np.linalg.norm(ops.convert_to_numpy(whitening.projection), axis=0)
+    largest_std = np.sqrt(np.linalg.eigvalsh(np.cov(features, rowvar=False))[-1])
+    np.testing.assert_allclose(scales[2], 1 / (1e-3 * largest_std), rtol=1e-3)
+
+
+def test_whitening_rejects_identical_rows():
+    with pytest.raises(InvalidInputError, match="all the same"):
+        Whitening(2).adapt(np.ones((5, 4)))
+
+
 def joined_embedder(mirror_average, weight=0.5, components=5):
     embedder = build_embedder((14, 12, 1), embedding_dim=4, widths=(2,), mirror_average=mirror_average)
     images = np.random.default_rng(3).uniform(size=(8, 14, 12, 1)).astype("float32")

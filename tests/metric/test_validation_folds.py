@@ -59,7 +59,10 @@ def test_loss_settings_ignore_head_when_off():
         ({"local_patterns_components": 0}, "local_patterns_components=0"),
         ({"local_patterns_grid": 7}, "local_patterns_grid=7"),
         # A 1 x 1 grid gives 59 histogram values, fewer than the 150 default components.
-        ({"local_patterns_grid": [1, 1]}, "more than the 59 values"),
+        (
+            {"local_patterns_grid": [1, 1]},
+            "local_patterns_components=150 for local_patterns_grid=\\[1, 1\\].*Received: 59",
+        ),
     ],
 )
 def test_local_pattern_settings_rejected(settings, message):

@@ -44,3 +44,11 @@ def encoder_path(model_dir):
 @pytest.fixture(scope="session")
 def translator_path(model_dir):
     return model_dir / "translator.onnx"
+
+
+@pytest.fixture(scope="session")
+def style_dir(tmp_path_factory):
+    """A tiny StyleGAN generator split into its mapping and synthesis parts."""
+    folder = tmp_path_factory.mktemp("stylegan")
+    tiny_models.build_style_parts(folder)
+    return folder

@@ -66,7 +66,7 @@ class LazyGroup(click.Group):
     help="Keras backend for this command. Default: $KERAS_BACKEND, else Keras's default.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
-@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors, and hide Keras's training progress.")
 @click.version_option(package_name="beyond-zoo")
 def main(backend, verbose, quiet):
     """beyond-zoo: metric learning, autoencoders, VAEs and GANs on Keras 3."""
@@ -82,6 +82,7 @@ def main(backend, verbose, quiet):
         # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are noise to
         # most users; --verbose keeps them.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # recipes.base.fit_verbosity reads this level, so --quiet also hides fit's progress.
     level = logging.INFO
     if verbose:
         level = logging.DEBUG

@@ -182,23 +182,23 @@ def identify_command(model, gallery_path, k, fpir, far, threshold, image):
     positive identification rate (FPIR) of 1e-2: the fraction of searches
     by people who are not enrolled that still name someone.
     """
-    from serving import Embedder, Gallery
-
-    # A given threshold wins over both rates, as in HTTP /identify.
-    if threshold is None and fpir is not None and far is not None:
-        raise click.UsageError("Pass at most one of --fpir and --far.")
+    from serving import Embedder, Gallery, InvalidInputError
 
     embedder = Embedder(model)
-    if threshold is not None:
-        rate = ""
-    elif far is not None:
-        threshold, rate = embedder.threshold(far), f" (FAR {far:g})"
-    elif fpir is not None:
-        threshold, rate = embedder.open_set_threshold(fpir), f" (FPIR {fpir:g})"
-    else:
-        default = embedder.identify_threshold()
-        threshold = default.value
-        rate = f" (FPIR {default.fpir:g})" if default.fpir is not None else f" (FAR {default.far:g})"
+    try:
+        # The same choice as HTTP /identify: a given threshold wins over both rates.
+        chosen = embedder.select_identify_threshold(threshold=threshold, fpir=fpir, far=far)
+    except InvalidInputError as error:
+        raise click.UsageError(
+            f"Pass at most one of --fpir and --far. Received: --fpir {fpir:g} and --far {far:g}. "
+            "Drop one, or pass --threshold, which overrides both."
+        ) from error
+    threshold = chosen.value
+    rate = ""
+    if chosen.fpir is not None:
+        rate = f" (FPIR {chosen.fpir:g})"
+    elif chosen.far is not None:
+        rate = f" (FAR {chosen.far:g})"
 
     with Gallery.open(gallery_path, embedder, create=False) as gallery:
         embedding = embedder.embed([image])
@@ -234,11 +234,15 @@ def gallery_command(model, gallery_path, action, name):
             click.echo(f"removed {name} ({_plural(len(gallery), 'person', 'people')} left)")
 
 
+# serving.stylegan.check_psi rejects a psi outside [PSI_MIN, PSI_MAX] = [-1, 2]. The
+# range is not repeated as a click type, because importing serving at module level
+# would load onnxruntime even for `zoo sample --help`.
 PSI = click.option(
     "--psi",
     default=1.0,
     show_default=True,
-    help="Truncation of a StyleGAN generator, w = w_avg + psi (w - w_avg): 1 keeps w, 0 gives w_avg.",
+    help="Truncation of a StyleGAN generator, from -1 to 2, w = w_avg + psi (w - w_avg): 1 keeps w, "
+    "0 gives w_avg.",
 )
 
 

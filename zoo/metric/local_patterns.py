@@ -167,10 +167,14 @@ class Whitening(keras.layers.Layer):
 
     Args:
         components: the number of principal axes kept, >= 1.
-        epsilon: added to each axis's standard deviation before dividing.
+        epsilon: the smallest standard deviation an axis is divided by, as
+            a fraction of the largest axis's. Directions with almost no
+            variance in the training features (duplicate or mirror-symmetric
+            views) would otherwise be scaled up a millionfold and dominate
+            distances.
     """
 
-    def __init__(self, components, epsilon=1e-6, **kwargs):
+    def __init__(self, components, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
         if not _is_positive_integer(components):
             raise InvalidConfigError(f"Whitening expects an integer components >= 1. Received: {components!r}")
@@ -218,7 +222,12 @@ class Whitening(keras.layers.Layer):
         mean = features.mean(axis=0)
         _, singular_values, axes = np.linalg.svd(features - mean, full_matrices=False)
         std = singular_values[: self.components] / np.sqrt(len(features) - 1)
-        projection = axes[: self.components].T / (std + self.epsilon)
+        if std[0] == 0:
+            raise InvalidInputError(
+                "Whitening.adapt received rows that are all the same, so there is no axis to whiten. "
+                "Expected features that vary between samples."
+            )
+        projection = axes[: self.components].T / np.maximum(std, self.epsilon * std[0])
 
         self.mean.assign(mean.astype("float32"))
         self.projection.assign(projection.astype("float32"))
