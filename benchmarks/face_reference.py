@@ -1,26 +1,26 @@
-"""Face quality reference: the release next to a model trained on millions of faces.
+"""Face quality reference: the release next to dlib's face ResNet under other crops.
 
     python -m benchmarks.face_reference [--data DIR] [--out face_reference.json]
 
-The face embedder's release goal is AUC 0.99, TAR 0.90 at FAR 1e-2 and
-rank-1 0.98 on ORL people s31-s40, after training on 300 photos of s1-s30.
-This script scores these embedders with the protocol of `zoo evaluate`
+The face release starts from dlib's face recognition ResNet
+(`dlib_face_recognition_resnet_model_v1`, public domain, 29 conv layers,
+a 22 MB file), trained on about 3 million faces according to dlib's blog,
+and fine-tunes its last layer on ORL people s1-s30. This script scores,
+with the protocol of `zoo evaluate` on s31-s40
 (`recipes.triplet_evaluation.face_metrics`, nearest enrolled photo):
 
 - the released `artifacts/face-embedder-orl` ONNX file, through `serving`;
 - Eigenfaces (PCA-64 on 56 x 46 pixels of s1-s30), the baseline of `zoo evaluate`;
-- dlib's face recognition ResNet (`dlib_face_recognition_resnet_model_v1`,
-  public domain, 29 conv layers, a 22 MB file), trained on about 3 million faces
-  according to dlib's blog. It needs
-  `pip install dlib-bin face_recognition_models` (about 100 MB).
+- dlib's network run by dlib itself, on faces aligned by its detector and
+  landmarks as dlib intends;
+- the same network on one fixed square per photo, fitted on the training
+  photos (alone, then averaged with the mirror image, as the release does),
+  because an exported embedder (images in, embeddings out) has no detector;
+- the same network on whole photos resized to its input.
 
-The third row shows whether the goal is within reach of a network trained
-on a large face set, under the same protocol and on the same photos. An
-exported embedder (images in, embeddings out) has no face detector or
-landmarks to align each photo, so the next rows cut every photo with one
-fixed box fitted on the training photos (alone, then averaged with the
-mirror image, as `MirrorAverage` does in the zoo's embedder), and the last
-resizes the whole photo.
+So the rows show what the fixed crop costs against dlib's own alignment,
+and what the release's fine-tuning and int8 kernels change. dlib is needed:
+`pip install dlib-bin face_recognition_models` (about 100 MB).
 
 dlib's network reads RGB face chips of 150 x 150 pixels aligned on five
 landmarks. Each grey ORL photo is repeated to three channels. When the HOG

@@ -80,9 +80,9 @@ TASK_TEXT = {
         "recipe holds out, as listed in the data table below.",
         "training_data": ORL_TEXT,
         "ethics": "Face recognition can harm people when used to identify or track them without "
-        "consent. This model was trained on 40 people photographed for a research database and is "
-        "far too weak and narrow for real identification: its false matches on other populations "
-        "are unmeasured. Do not use it to identify real people or to make decisions about them.",
+        "consent. This model was trained or fine-tuned on 40 people photographed for a research "
+        "database and measured on 10 of them only: its false matches on other populations are "
+        "unmeasured. Do not use it to identify real people or to make decisions about them.",
         "caveats": "Thresholds were fitted on the ORL evaluation pairs; refit them on your own data "
         "before trusting a same/different answer. Preprocess like the export metadata says: grey, "
         "resized to the stored input size, values in [0, 1].",
@@ -422,6 +422,22 @@ def _embedding_lines(settings):
     `zoo.metric.add_local_patterns`.
     """
     lines = []
+    if settings.get("backbone") == "face_resnet":
+        lines.append(
+            "- Starts from dlib's face recognition ResNet (`dlib_face_recognition_resnet_model_v1`, public "
+            "domain, 29 conv layers), which dlib's author trained on about 3 million faces, about half of "
+            "them from the VGG and FaceScrub data sets of celebrity photos and the rest collected from the "
+            f"internet. Only {_names(settings.get('trainable_layers', []))} trained here. Each photo is cut "
+            f"with one fixed square (top, left, side) = {settings.get('crop')} and resized to 150 x 150, "
+            "in place of dlib's landmark alignment, so faces framed unlike the ORL photos embed worse. "
+            "The pretraining photos show people who did not consent to this use, and their demographics "
+            "are not published."
+        )
+    if settings.get("int8_kernels"):
+        lines.append(
+            "- The kernels are rounded to int8 with one scale per output channel, and the ONNX file stores "
+            "them so; the reported figures were measured on the rounded model."
+        )
     if settings.get("embedding_layer"):
         lines.append(
             f"- The embedding is the flattened, unit-norm output of the inner layer "
@@ -438,6 +454,12 @@ def _embedding_lines(settings):
             "embedding far more than it moves a CNN's. Enrol and search with lossless images (PGM, PNG)."
         )
     return lines
+
+
+def _names(layers):
+    """Format layer names for a card sentence: "the layer `a`" or "the layers `a`, `b`"."""
+    quoted = ", ".join(f"`{layer}`" for layer in layers)
+    return f"the layer {quoted}" if len(layers) == 1 else f"the layers {quoted}"
 
 
 def _render(name, task, config, metrics, flat, pictures, license, comparison=""):

@@ -11,6 +11,8 @@ import os
 import numpy as np
 import onnx
 
+logger = logging.getLogger(__name__)
+
 OPSET = 17
 BATCH_DIM = "batch"
 QUANTIZATIONS = ("int8", "float16")
@@ -83,12 +85,77 @@ def finalize(model_proto, input_names, output_names, metadata):
             if dim.dim_param in batch_params:
                 dim.dim_param = BATCH_DIM
 
+    pack_int8_weights(model_proto)
+
     del model_proto.metadata_props[:]
     for key, value in sorted(metadata.items()):
         model_proto.metadata_props.add(key=key, value=str(value))
 
     onnx.checker.check_model(model_proto, full_check=True)
     return onnx.shape_inference.infer_shapes(model_proto, check_type=True, strict_mode=True)
+
+
+def pack_int8_weights(model_proto, min_size=1024, tolerance=1e-3):
+    """Store the float weights that lie on a per-channel int8 grid as int8, in place.
+
+    A kernel rounded by `zoo.weights.round_kernels_to_int8` holds only the
+    values `q * scale` with integer `q` in [-127, 127] and one scale per
+    output channel. Such an initializer is replaced by its int8 `q`, its
+    float32 scales and a `DequantizeLinear` node, which gives back the
+    same float32 values at load time. So the file shrinks, and the outputs
+    stay within float32 rounding of the Keras model. An initializer whose
+    values are not on a grid (a kernel trained in float32) is left alone.
+
+    Args:
+        model_proto: an `onnx.ModelProto`, changed in place.
+        min_size: initializers with fewer values stay float32, since the
+            scales and the extra node would save little.
+        tolerance: the largest distance from the grid accepted, as a
+            fraction of the channel's scale. tf2onnx may fold a per-channel
+            factor into a kernel, which moves the values off the grid by a
+            few float32 roundings only.
+
+    Returns:
+        The number of initializers packed.
+    """
+    from onnx import helper, numpy_helper
+
+    from zoo.weights import int8_grid
+
+    graph = model_proto.graph
+    packed, saved = 0, 0
+    for initializer in list(graph.initializer):
+        if initializer.data_type != onnx.TensorProto.FLOAT or np.prod(initializer.dims) < min_size:
+            continue
+        values = numpy_helper.to_array(initializer)
+        if values.ndim < 2:
+            continue
+
+        # Conv kernels have their output channel first (OIHW), MatMul kernels last.
+        for axis in (0, values.ndim - 1):
+            q, scale = int8_grid(values, axis)
+            shape = [1] * values.ndim
+            shape[axis] = -1
+            if np.max(np.abs(q * scale.reshape(shape) - values) / scale.reshape(shape)) <= tolerance:
+                break
+        else:
+            continue
+
+        name = initializer.name
+        graph.initializer.remove(initializer)
+        graph.initializer.extend([
+            numpy_helper.from_array(q.astype(np.int8), f"{name}_int8"),
+            numpy_helper.from_array(scale, f"{name}_scale"),
+        ])
+        graph.node.insert(0, helper.make_node(
+            "DequantizeLinear", [f"{name}_int8", f"{name}_scale"], [name], name=f"{name}_dequantize", axis=axis
+        ))
+        packed += 1
+        saved += values.nbytes - q.size - scale.nbytes
+
+    if packed:
+        logger.info("Stored %d kernels as int8 with per-channel scales, %.1f MB smaller", packed, saved / 1e6)
+    return packed
 
 
 def _rename_values(graph, renames):

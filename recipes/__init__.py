@@ -6,7 +6,8 @@ one-line description. Listing it imports nothing heavy.
 
 # name -> ("module:function", one-line description)
 RECIPES = {
-    "triplet-faces": ("recipes.triplet:TRIPLET_FACES", "Face embeddings with the triplet loss on ORL s1-s30, verified on unseen s31-s40."),
+    "triplet-faces": ("recipes.triplet:TRIPLET_FACES", "Face embeddings from dlib's pretrained face ResNet, triplet loss on ORL s1-s30, tested on s31-s40."),
+    "triplet-faces-cnn": ("recipes.triplet:TRIPLET_FACES_CNN", "Face embeddings from a CNN trained from scratch on ORL s1-s30, tested on s31-s40."),
     "triplet-fashion": ("recipes.triplet:TRIPLET_FASHION", "Fashion-MNIST retrieval embeddings, triplet loss on classes 0-4, tested on 5-9."),
     "classifier-fashion": ("recipes.classifier:RECIPE", "Fashion-MNIST CNN classifier whose features score the GAN samples."),
     "gan-fashion": ("recipes.gan:GAN_FASHION", "Original MLP GAN (Goodfellow et al. 2014) on Fashion-MNIST."),

@@ -71,7 +71,7 @@ def artifact_scorer(run_dir):
     recipe = record.get("recipe")
     config = record.get("config", {})
 
-    if recipe == "triplet-faces":
+    if recipe in ("triplet-faces", "triplet-faces-cnn"):
         return ArtifactScorer(config, ("embedder",), _faces_data, _verification_scores)
     if recipe == "triplet-fashion":
         return ArtifactScorer(config, ("embedder",), _fashion_retrieval_data, _retrieval_scores)

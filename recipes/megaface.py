@@ -25,6 +25,7 @@ from zoo.errors import InvalidConfigError, InvalidInputError
 
 logger = logging.getLogger(__name__)
 
+FACE_RECIPES = ("triplet-faces", "triplet-faces-cnn")
 REPORT_FILE = "megaface.json"
 IMAGE_SUFFIXES = (".pgm", ".png", ".jpg", ".jpeg", ".bmp")
 
@@ -146,7 +147,7 @@ def rank_1_curve(enrol, enrol_labels, probes, probe_labels, distractor_chunks, c
 
 
 def evaluate_megaface(run_dir, distractors="generated", max_distractors=100_000, seed=0):
-    """Run the MegaFace-style evaluation of a `triplet-faces` run.
+    """Run the MegaFace-style evaluation of a `triplet-faces` or `triplet-faces-cnn` run.
 
     Writes `megaface.json` and `pictures/megaface.png` into the run folder.
 
@@ -163,9 +164,10 @@ def evaluate_megaface(run_dir, distractors="generated", max_distractors=100_000,
 
     run = RunFolder(run_dir)
     run_config = run.read_json(CONFIG_FILE)
-    if run_config.get("recipe") != "triplet-faces":
+    if run_config.get("recipe") not in FACE_RECIPES:
         raise InvalidConfigError(
-            f"evaluate-megaface needs a triplet-faces run; {run_dir} is a {run_config.get('recipe')!r} run."
+            f"evaluate-megaface needs a run of {' or '.join(FACE_RECIPES)}; {run_dir} is a "
+            f"{run_config.get('recipe')!r} run."
         )
     config = run_config["config"]
     counts = distractor_counts(max_distractors)

@@ -65,7 +65,7 @@ INT8_COVERAGE_CHANGE_LIMIT = 0.05
 def faces_export(tmp_path_factory, orl_dir):
     from zoo.cli import main
 
-    run = runner.train("triplet-faces", {**TINY_FACES, "data_dir": str(orl_dir)},
+    run = runner.train("triplet-faces-cnn", {**TINY_FACES, "data_dir": str(orl_dir)},
                        out_dir=tmp_path_factory.mktemp("faces") / "run")
     result = CliRunner().invoke(main, ["export", str(run.path), "--quantize", "int8"])
     assert result.exit_code == 0, result.output

@@ -34,7 +34,7 @@ def check_run_folder(path, pictures):
 def test_triplet_faces_recipe_end_to_end(tmp_path, orl_dir):
     overrides = dict(TINY_MODEL, data_dir=str(orl_dir), p=4, k=2, validation_folds=2)
 
-    run = runner.train("triplet-faces", overrides, out_dir=tmp_path / "run")
+    run = runner.train("triplet-faces-cnn", overrides, out_dir=tmp_path / "run")
 
     metrics = check_run_folder(run.path, ("training_curves", "projection", "roc", "distances", "open_set"))
     history = json.loads((run.path / "history.json").read_text())

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recipes.triplet import FACES_DEFAULTS, check_local_patterns, check_loss_settings, validation_folds
+from recipes.triplet import FACES_CNN_DEFAULTS, check_local_patterns, check_loss_settings, validation_folds
 from recipes.triplet_evaluation import _cross_validation
 from zoo.errors import InvalidConfigError
 
@@ -38,14 +38,14 @@ def test_validation_folds_partition_people():
 )
 def test_loss_settings_rejected(settings, name):
     with pytest.raises(InvalidConfigError, match=name) as error:
-        check_loss_settings(dict(FACES_DEFAULTS, **settings))
+        check_loss_settings(dict(FACES_CNN_DEFAULTS, **settings))
 
     assert "Received" in str(error.value)
 
 
 def test_loss_settings_ignore_head_when_off():
     # With classification_weight 0 the CosFace settings are unused.
-    check_loss_settings(dict(FACES_DEFAULTS, classification_weight=0.0, classification_margin=-1.0))
+    check_loss_settings(dict(FACES_CNN_DEFAULTS, classification_weight=0.0, classification_margin=-1.0))
 
 
 @pytest.mark.parametrize(
@@ -67,11 +67,11 @@ def test_loss_settings_ignore_head_when_off():
 )
 def test_local_pattern_settings_rejected(settings, message):
     with pytest.raises(InvalidConfigError, match=message):
-        check_local_patterns(dict(FACES_DEFAULTS, **settings))
+        check_local_patterns(dict(FACES_CNN_DEFAULTS, **settings))
 
 
 def test_local_pattern_grid_larger_than_images():
-    config = dict(FACES_DEFAULTS, local_patterns_grid=[200, 3])
+    config = dict(FACES_CNN_DEFAULTS, local_patterns_grid=[200, 3])
     check_local_patterns(config)
 
     with pytest.raises(InvalidConfigError, match="local_patterns_grid=\\[200, 3\\].*at least 202 x 5"):
@@ -80,7 +80,7 @@ def test_local_pattern_grid_larger_than_images():
 
 def test_local_pattern_settings_off():
     # With weight 0 the descriptor is left out, so its other settings are unused.
-    check_local_patterns(dict(FACES_DEFAULTS, local_patterns_weight=0.0, local_patterns_components=0))
+    check_local_patterns(dict(FACES_CNN_DEFAULTS, local_patterns_weight=0.0, local_patterns_components=0))
 
 
 def test_cross_validation_skips_single_split_file():

@@ -1,6 +1,7 @@
-"""Metric learning: the embedder, the LBP descriptor, the triplet loss and the training model."""
+"""Metric learning: the embedders, dlib's face ResNet, the LBP descriptor, the triplet loss and the training model."""
 
-from zoo.metric.embedder import L2Normalization, build_embedder
+from zoo.metric.embedder import L2Normalization, build_embedder, build_face_resnet_embedder
+from zoo.metric.face_resnet import build_face_resnet, read_dlib_face_resnet
 from zoo.metric.local_patterns import LocalBinaryPatterns, Whitening, add_local_patterns
 from zoo.metric.losses import (
     MINING_STRATEGIES,
@@ -18,7 +19,10 @@ __all__ = [
     "Whitening",
     "add_local_patterns",
     "build_embedder",
+    "build_face_resnet",
+    "build_face_resnet_embedder",
     "cosface_loss",
     "pairwise_squared_distances",
+    "read_dlib_face_resnet",
     "triplet_loss",
 ]

@@ -224,6 +224,87 @@ def build_embedder(
     return build_embedding_model(images, x, name, mirror_average)
 
 
+def build_face_resnet_embedder(
+    input_shape=(112, 92, 1),
+    crop=(24, 0, 92),
+    weights=None,
+    trainable=("descriptors",),
+    mirror_average=True,
+    name="embedder",
+):
+    """Build an embedder on dlib's face ResNet (see `zoo.metric.face_resnet`).
+
+    dlib's network reads 150 x 150 RGB chips of faces aligned on five
+    landmarks. An exported embedder has no landmark detector, so every
+    image is cut with one fixed square, the `crop`, and resized to 150 x
+    150. For photos framed alike, such as the ORL faces, one square fitted
+    on the training photos comes close to dlib's own alignment. Grey
+    images are repeated to three channels.
+
+    Args:
+        input_shape: `(height, width, channels)` of the input images,
+            float32 in [0, 1], with 1 or 3 channels.
+        crop: `(top, left, side)` of the square in input pixels. Its part
+            outside the image is black, as in dlib's chip extraction.
+        weights: None for random weights, the path of
+            `dlib_face_recognition_resnet_model_v1.dat`, or the layers that
+            `read_dlib_face_resnet` returns.
+        trainable: the names of the network's layers that training may
+            change; the others keep dlib's weights. The default trains the
+            last dense layer only.
+        mirror_average: average the embeddings of each image and of its
+            mirror at inference (`MirrorAverage`).
+        name: the model name.
+
+    Returns:
+        A `keras.Model` with input `images` and output `embeddings`, (B, 128)
+        with unit L2 norm.
+
+    Raises:
+        InvalidConfigError: for a crop that misses the image, a channel
+            count other than 1 or 3, or an unknown layer name in `trainable`.
+    """
+    from zoo.metric.face_resnet import IMAGE_SIZE, build_face_resnet
+
+    height, width, channels = (int(size) for size in input_shape)
+    top, left, side = (int(value) for value in crop)
+    if channels not in (1, 3):
+        raise InvalidConfigError(
+            f"build_face_resnet_embedder expects grey or RGB images (1 or 3 channels). Received: input_shape={input_shape}"
+        )
+    if side < 1 or top >= height or left >= width or top + side <= 0 or left + side <= 0:
+        raise InvalidConfigError(
+            f"build_face_resnet_embedder expects a crop (top, left, side) that overlaps the {height} x {width} "
+            f"images. Received: crop={tuple(crop)}"
+        )
+
+    network = build_face_resnet(weights)
+    names = [layer.name for layer in network.layers]
+    unknown = sorted(set(trainable) - set(names))
+    if unknown:
+        raise InvalidConfigError(f"The face ResNet has no layers {unknown} to train. Expected names among {names}.")
+    for layer in network.layers:
+        layer.trainable = layer.name in trainable
+
+    images = keras.Input(shape=(height, width, channels), name="images")
+    x = images
+    padding = ((max(0, -top), max(0, top + side - height)), (max(0, -left), max(0, left + side - width)))
+    if any(any(pair) for pair in padding):
+        x = keras.layers.ZeroPadding2D(padding, name="crop_padding")(x)
+    top, left = top + padding[0][0], left + padding[1][0]
+    padded_height, padded_width = height + sum(padding[0]), width + sum(padding[1])
+    x = keras.layers.Cropping2D(
+        ((top, padded_height - top - side), (left, padded_width - left - side)), name="crop"
+    )(x)
+    x = keras.layers.Resizing(IMAGE_SIZE, IMAGE_SIZE, interpolation="bilinear", name="chip")(x)
+    if channels == 1:
+        x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    # The network takes dlib's pixel values, 0 to 255.
+    x = keras.layers.Rescaling(255.0, name="to_255")(x)
+    descriptors = network(x)
+    return build_embedding_model(images, descriptors, name, mirror_average)
+
+
 def build_embedding_model(images, features, name, mirror_average, network_name=None):
     """Build an embedder `images` -> the unit-norm `features`, averaged over mirror views if asked.
 
