@@ -425,9 +425,9 @@ def _embedding_lines(settings):
     if settings.get("backbone") == "face_resnet":
         lines.append(
             "- Starts from dlib's face recognition ResNet (`dlib_face_recognition_resnet_model_v1`, public "
-            "domain, 29 conv layers), which dlib's author trained on about 3 million faces, about half of "
-            "them from the VGG and FaceScrub data sets of celebrity photos and the rest collected from the "
-            f"internet. Only {_names(settings.get('trainable_layers', []))} trained here. Each photo is cut "
+            "domain, 29 conv layers). According to dlib's blog, its author trained it on about 3 million "
+            "faces, about half of them from the VGG and FaceScrub data sets of celebrity photos and the rest "
+            f"collected from the internet. Only {_names(settings.get('trainable_layers', []))} trained here. Each photo is cut "
             f"with one fixed square (top, left, side) = {settings.get('crop')} and resized to 150 x 150, "
             "in place of dlib's landmark alignment, so faces framed unlike the ORL photos embed worse. "
             "The pretraining photos show people who did not consent to this use, and their demographics "
@@ -482,7 +482,9 @@ def _render(name, task, config, metrics, flat, pictures, license, comparison="")
         "",
         _table([(key, json.dumps(value)) for key, value in sorted(settings.items())]),
     ]
-    data_table = _table([(key, json.dumps(value)) for key, value in sorted(data.items())], ("data", "value"))
+    # The folder the data was read from is the trainer's own; the card keeps its name only.
+    card_data = dict(data, source=pathlib.PurePath(str(data["source"])).name) if "source" in data else data
+    data_table = _table([(key, json.dumps(value)) for key, value in sorted(card_data.items())], ("data", "value"))
     analyses = _metric_tables(metrics)
     if pictures:
         analyses.append("### Pictures\n\n" + "\n\n".join(f"![{file}]({name}/{file})" for file in pictures))

@@ -208,3 +208,20 @@ def test_manifest_cards_match_metrics():
                 failures.append(f"{name}: manifest metric {key}={value!r} but metrics.json has {flat.get(key)!r}")
 
     assert failures == []
+
+
+def test_card_keeps_data_folder_name_only(run_dir, tmp_path):
+    from export.cards import write_card
+
+    config = dict(CONFIG, data={"source": "/home/someone/data/att_faces", "train_people": 30})
+    (run_dir / "config.json").write_text(json.dumps(config))
+
+    text = write_card(run_dir, "face-embedder-orl", out_path=tmp_path / "card.md").read_text()
+
+    assert '| `source` | "att_faces" |' in text
+    assert "/home/someone" not in text
+
+
+def test_released_cards_name_no_local_folders():
+    for card in sorted((REPO_ROOT / "model_cards").glob("*.md")):
+        assert "/work/" not in card.read_text(), card.name

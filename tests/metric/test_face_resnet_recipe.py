@@ -74,3 +74,22 @@ def test_export_fits_release_and_serves(run, orl_dir):
     different = embedder.verify(orl_dir / "s35" / "1.pgm", orl_dir / "s36" / "1.pgm")
     assert same.same
     assert not different.same
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"crop": [24, 0]}, r"crop must be three integers .*Received: crop=\[24, 0\].*use \[24, 0, 92\]"),
+        ({"crop": [500, 0, 92]}, r"overlaps the 112 x 92 images.*Received: crop=\[500, 0, 92\]"),
+        ({"trainable_layers": ["nope"]}, r"Received: \['nope'\]\. Use \['descriptors'\]"),
+        ({"trainable_layers": ["block14_relu2"]}, r"layers of the face ResNet that have weights"),
+        ({"trainable_layers": []}, r"Received: \[\]"),
+    ],
+)
+def test_bad_pretrained_settings_rejected(weights, settings, message):
+    from zoo.errors import InvalidConfigError
+    from zoo.metric import build_face_resnet_embedder
+
+    arguments = {"crop": [24, 0, 92], "trainable_layers": ["descriptors"], **settings}
+    with pytest.raises(InvalidConfigError, match=message):
+        build_face_resnet_embedder(crop=arguments["crop"], weights=weights, trainable=arguments["trainable_layers"])

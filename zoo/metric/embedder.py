@@ -261,28 +261,39 @@ def build_face_resnet_embedder(
         with unit L2 norm.
 
     Raises:
-        InvalidConfigError: for a crop that misses the image, a channel
-            count other than 1 or 3, or an unknown layer name in `trainable`.
+        InvalidConfigError: for a crop that is not three integers or misses
+            the image, a channel count other than 1 or 3, or a `trainable`
+            that is empty or names a layer without weights.
     """
     from zoo.metric.face_resnet import IMAGE_SIZE, build_face_resnet
 
     height, width, channels = (int(size) for size in input_shape)
-    top, left, side = (int(value) for value in crop)
     if channels not in (1, 3):
         raise InvalidConfigError(
-            f"build_face_resnet_embedder expects grey or RGB images (1 or 3 channels). Received: input_shape={input_shape}"
+            f"The face ResNet embedder expects grey or RGB images (1 or 3 channels). Received: input_shape={input_shape}"
         )
+    is_square = isinstance(crop, (list, tuple)) and len(crop) == 3
+    if not (is_square and all(isinstance(value, int) and not isinstance(value, bool) for value in crop)):
+        raise InvalidConfigError(
+            f"crop must be three integers (top, left, side). Received: crop={crop!r}. "
+            f"For {height} x {width} ORL photos, use [24, 0, 92]."
+        )
+    top, left, side = crop
     if side < 1 or top >= height or left >= width or top + side <= 0 or left + side <= 0:
         raise InvalidConfigError(
-            f"build_face_resnet_embedder expects a crop (top, left, side) that overlaps the {height} x {width} "
-            f"images. Received: crop={tuple(crop)}"
+            f"crop (top, left, side) must be a square of side >= 1 that overlaps the {height} x {width} images; "
+            f"its part outside them is black. Received: crop={list(crop)}. For ORL photos, use [24, 0, 92]."
         )
 
     network = build_face_resnet(weights)
-    names = [layer.name for layer in network.layers]
+    # Only layers with weights can train; naming another one would train nothing.
+    names = [layer.name for layer in network.layers if layer.weights]
     unknown = sorted(set(trainable) - set(names))
-    if unknown:
-        raise InvalidConfigError(f"The face ResNet has no layers {unknown} to train. Expected names among {names}.")
+    if unknown or not trainable:
+        raise InvalidConfigError(
+            f"trainable_layers must name layers of the face ResNet that have weights. Received: {list(trainable)}. "
+            f"Use ['descriptors'] to train the last dense layer only, or choose among {names}."
+        )
     for layer in network.layers:
         layer.trainable = layer.name in trainable
 
