@@ -51,8 +51,8 @@ def test_embed_by_artifact_name(registry):
         decoded = client.post("/models/vae-fashion-mnist-decoder/decode", json={"z": [[0.0] * 16], "format": "json"})
 
     assert response.status_code == 200, response.text
-    # The released embedder joins a 128-d learned embedding and a 150-d LBP descriptor.
-    assert len(response.json()["embeddings"][0]) == 278
+    # The released embedder gives dlib's 128-d face descriptor, normalised.
+    assert len(response.json()["embeddings"][0]) == 128
     assert decoded.status_code == 200, decoded.text
 
 
