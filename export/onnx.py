@@ -1,7 +1,8 @@
 """ONNX export: tf2onnx conversion, graph clean-up, ONNX Runtime checks.
 
-`convert_part` runs in the TensorFlow subprocess. The other functions need
-only `onnx` and `onnxruntime` and run in the exporting process.
+`convert_part` runs in the TensorFlow subprocess, and so do `finalize` and
+`pack_int8_weights`, which it calls. The other functions need only `onnx`
+and `onnxruntime` and run in the exporting process.
 """
 
 import contextlib

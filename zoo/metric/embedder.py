@@ -8,6 +8,8 @@ own. Halving 112 x 92 to 56 x 46 with bilinear resizing and half-pixel
 centres averages each 2 x 2 block, so nothing is lost to aliasing.
 """
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -273,12 +275,12 @@ def build_face_resnet_embedder(
             f"The face ResNet embedder expects grey or RGB images (1 or 3 channels). Received: input_shape={input_shape}"
         )
     is_square = isinstance(crop, (list, tuple)) and len(crop) == 3
-    if not (is_square and all(isinstance(value, int) and not isinstance(value, bool) for value in crop)):
+    if not (is_square and all(isinstance(value, numbers.Integral) and not isinstance(value, bool) for value in crop)):
         raise InvalidConfigError(
             f"crop must be three integers (top, left, side). Received: crop={crop!r}. "
             f"For {height} x {width} ORL photos, use [24, 0, 92]."
         )
-    top, left, side = crop
+    top, left, side = (int(value) for value in crop)
     if side < 1 or top >= height or left >= width or top + side <= 0 or left + side <= 0:
         raise InvalidConfigError(
             f"crop (top, left, side) must be a square of side >= 1 that overlaps the {height} x {width} images; "
